@@ -1,0 +1,219 @@
+"""The catalog's public interface: reads as frozen data, and the idempotent catalog import."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils.text import slugify
+
+from .data import CourseData, CourseRunData, LoadSummary, OrganizationData, ProgramData
+from .exceptions import CatalogError, CatalogErrorCode, CatalogNotFoundError
+from .models import Course, CourseRun, Organization, Program, ProgramCourse
+from .serializers import ProgramInputSerializer
+
+__all__ = [
+    "CatalogError",
+    "CatalogNotFoundError",
+    "get_course_run",
+    "get_program",
+    "list_programs",
+    "list_programs_with_courses",
+    "load_program",
+    "validate_programs",
+]
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def _programs_with_tree() -> QuerySet[Program]:
+    # Four queries whatever the size: programs, organizations, program courses with their course,
+    # and the runs of those courses.
+    return Program.objects.prefetch_related(
+        "authoring_organizations",
+        Prefetch(
+            "program_courses",
+            queryset=ProgramCourse.objects.select_related("course").prefetch_related(
+                Prefetch("course__course_runs", queryset=CourseRun.objects.order_by("start", "key"))
+            ),
+        ),
+    )
+
+
+def _to_data(program: Program) -> ProgramData:
+    return ProgramData(
+        id=program.pk,
+        uuid=program.uuid,
+        title=program.title,
+        type=program.type,
+        type_slug=program.type_slug,
+        status=program.status,
+        organizations=tuple(
+            OrganizationData(
+                uuid=o.uuid, key=o.key, name=o.name, certificate_logo_image_url=o.certificate_logo_image_url
+            )
+            for o in program.authoring_organizations.all()
+        ),
+        courses=tuple(
+            CourseData(
+                id=pc.course.pk,
+                uuid=pc.course.uuid,
+                key=pc.course.key,
+                title=pc.course.title,
+                runs=tuple(_run_to_data(run, course_title=pc.course.title) for run in pc.course.course_runs.all()),
+            )
+            for pc in program.program_courses.all()
+        ),
+    )
+
+
+def _run_to_data(run: CourseRun, *, course_title: str) -> CourseRunData:
+    return CourseRunData(
+        id=run.pk,
+        key=run.key,
+        title=run.title or course_title,
+        start=run.start,
+        end=run.end,
+        pacing_type=run.pacing_type,
+        certificate_available_date=run.certificate_available_date,
+    )
+
+
+def get_program(*, program_uuid: uuid.UUID) -> ProgramData:
+    """The program with its organizations, courses and runs, in four queries; raises CatalogNotFoundError."""
+    try:
+        return _to_data(_programs_with_tree().get(uuid=program_uuid))
+    except Program.DoesNotExist:
+        raise CatalogNotFoundError(
+            f"No program {program_uuid}.", code=CatalogErrorCode.PROGRAM_NOT_FOUND, field="program_uuid"
+        ) from None
+
+
+def list_programs_with_courses(*, course_run_ids: Iterable[int] | None = None) -> list[ProgramData]:
+    """Programs (any status but deleted) with their tree, optionally only those containing one of
+    the given course runs' courses. Four queries whatever the number of programs."""
+    programs = _programs_with_tree().exclude(status="deleted")
+    if course_run_ids is not None:
+        programs = programs.filter(courses__course_runs__id__in=list(course_run_ids)).distinct()
+    return [_to_data(p) for p in programs.order_by("title")]
+
+
+def list_programs() -> QuerySet[Program]:
+    """All programs, for pickers in other apps' admin forms."""
+    return Program.objects.all()
+
+
+def get_course_run(*, key: str) -> CourseRunData:
+    """The course run with this key; raises CatalogNotFoundError."""
+    try:
+        run = CourseRun.objects.select_related("course").get(key=key)
+    except CourseRun.DoesNotExist:
+        raise CatalogNotFoundError(
+            f"No course run {key!r}.", code=CatalogErrorCode.COURSE_RUN_NOT_FOUND, field="course_run_key"
+        ) from None
+    return _run_to_data(run, course_title=run.course.title)
+
+
+# --- the catalog import -----------------------------------------------------------------------
+
+
+def validate_programs(raw: Any) -> list[dict[str, Any]]:
+    """Validate a discovery-shaped document (a list, or a page with `results`); raise CatalogError
+    naming the first bad field."""
+    items = raw.get("results") if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise CatalogError(
+            "Expected a list of programs or an object with 'results'.", code=CatalogErrorCode.INVALID_CATALOG
+        )
+    validated = []
+    for index, item in enumerate(items):
+        serializer = ProgramInputSerializer(data=item)
+        if not serializer.is_valid():
+            raise CatalogError(
+                f"Program #{index} ({item.get('uuid', '?') if isinstance(item, dict) else '?'}): {serializer.errors}",
+                code=CatalogErrorCode.INVALID_CATALOG,
+            )
+        validated.append(serializer.validated_data)
+    return validated
+
+
+def _upsert(model: Any, summary: LoadSummary, lookup: dict[str, Any], values: dict[str, Any]) -> Any:
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        obj = model.objects.create(**lookup, **values)
+        summary.count(model.__name__, created=True)
+        return obj
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    if changed:
+        for name in changed:
+            setattr(obj, name, values[name])
+        obj.save(update_fields=[*changed, "modified"] if hasattr(obj, "modified") else changed)
+        summary.count(model.__name__, created=False)
+    return obj
+
+
+def _upsert_organizations(rows: list[dict[str, Any]], summary: LoadSummary) -> list[Organization]:
+    return [
+        _upsert(
+            Organization,
+            summary,
+            {"uuid": row["uuid"]},
+            {
+                "key": row["key"],
+                "name": row["name"],
+                "certificate_logo_image_url": row.get("certificate_logo_image_url") or "",
+            },
+        )
+        for row in rows
+    ]
+
+
+def load_program(*, data: dict[str, Any], summary: LoadSummary) -> Program:
+    """Create or update one validated program with its organizations, courses and runs.
+
+    Idempotent: loading the same data again changes nothing. The program's course list mirrors the
+    data (courses no longer listed leave the program); runs are never deleted, since credentials
+    may point at them.
+    """
+    with transaction.atomic():
+        program = _upsert(
+            Program,
+            summary,
+            {"uuid": data["uuid"]},
+            {
+                "title": data["title"],
+                "type": data["type"],
+                "type_slug": (data.get("type_attrs") or {}).get("slug") or slugify(data["type"]),
+                "status": data.get("status") or "active",
+            },
+        )
+        program.authoring_organizations.set(_upsert_organizations(data.get("authoring_organizations", []), summary))
+
+        wanted_course_ids = []
+        for position, course_row in enumerate(data["courses"]):
+            course = _upsert(
+                Course, summary, {"uuid": course_row["uuid"]}, {"key": course_row["key"], "title": course_row["title"]}
+            )
+            course.owners.set(_upsert_organizations(course_row.get("owners", []), summary))
+            for run_row in course_row.get("course_runs", []):
+                values = {
+                    "course": course,
+                    "title": run_row.get("title") or "",
+                    "start": run_row.get("start"),
+                    "end": run_row.get("end"),
+                    "pacing_type": run_row.get("pacing_type") or "instructor_paced",
+                    "certificate_available_date": run_row.get("certificate_available_date"),
+                }
+                if run_row.get("uuid"):
+                    values["uuid"] = run_row["uuid"]
+                _upsert(CourseRun, summary, {"key": run_row["key"]}, values)
+            _upsert(ProgramCourse, summary, {"program": program, "course": course}, {"position": position})
+            wanted_course_ids.append(course.pk)
+        removed, _ = ProgramCourse.objects.filter(program=program).exclude(course_id__in=wanted_course_ids).delete()
+        if removed:
+            summary.count("Program", created=False)
+    return program

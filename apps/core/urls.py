@@ -1,0 +1,9 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from . import views
+
+urlpatterns = [
+    path("health/", views.health, name="health"),
+    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False), name="home"),
+]

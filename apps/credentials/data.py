@@ -1,0 +1,37 @@
+"""Frozen views of credentials and grades that cross app boundaries."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class GradeData:
+    course_run_id: int
+    letter_grade: str
+    percent_grade: Decimal
+    passed: bool
+    passed_timestamp: datetime.datetime | None
+    modified: datetime.datetime
+
+
+@dataclass(frozen=True)
+class CourseCertificateData:
+    uuid: uuid.UUID
+    course_run_id: int
+    mode: str
+    status: str
+    download_url: str
+    visible_date: datetime.datetime | None
+    awarded_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class ProgramCertificateStatusData:
+    uuid: uuid.UUID
+    status: str
+    visible_date: datetime.datetime | None
+    awarded_at: datetime.datetime | None

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import enum
+
+from apps.core.api import DomainError, NotFoundError
+
+
+class CredentialsErrorCode(enum.Enum):
+    NO_CONFIGURATION = "no_configuration"
+    CREDENTIAL_NOT_FOUND = "credential_not_found"
+    INVALID_GRADE = "invalid_grade"
+
+
+class CredentialsError(DomainError):
+    pass
+
+
+class CredentialsNotFoundError(NotFoundError):
+    pass

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from apps.core.api import TimeStampedModel
+
+
+class CertificateMode(models.TextChoices):
+    """Course modes whose certificates the LMS issues (its CourseMode slugs)."""
+
+    AUDIT = "audit", "Audit"
+    HONOR = "honor", "Honor"
+    VERIFIED = "verified", "Verified"
+    PROFESSIONAL = "professional", "Professional"
+    NO_ID_PROFESSIONAL = "no-id-professional", "Professional (no ID)"
+    MASTERS = "masters", "Master's"
+    EXECUTIVE_EDUCATION = "executive-education", "Executive education"
+    PAID_EXECUTIVE_EDUCATION = "paid-executive-education", "Paid executive education"
+    CREDIT = "credit", "Credit"
+
+
+class Signatory(TimeStampedModel):
+    name = models.CharField(max_length=255)
+    title = models.CharField(max_length=255)
+    organization_name_override = models.CharField(max_length=255, blank=True)
+    image = models.FileField(upload_to="signatories/", blank=True)
+
+    class Meta:
+        verbose_name_plural = "signatories"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.title}"
+
+
+class CourseCertificate(TimeStampedModel):
+    """A course run's certificate in one mode: what a course-certificate UserCredential points at."""
+
+    course_run = models.ForeignKey("catalog.CourseRun", on_delete=models.PROTECT, related_name="certificates")
+    certificate_type = models.CharField("mode", max_length=32, choices=CertificateMode.choices)
+    title = models.CharField(max_length=255, blank=True, help_text="Empty means the course run's title.")
+    signatories = models.ManyToManyField(Signatory, blank=True)
+    is_active = models.BooleanField(default=True)
+    user_credentials = GenericRelation(
+        "UserCredential", content_type_field="credential_content_type", object_id_field="credential_id"
+    )
+
+    class Meta:
+        ordering = ["course_run__key", "certificate_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course_run", "certificate_type"], name="credentials_course_certificate_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course_run.key} ({self.certificate_type})"
+
+
+class ProgramCertificate(TimeStampedModel):
+    """A program's certificate: what a program-certificate UserCredential points at."""
+
+    program = models.OneToOneField("catalog.Program", on_delete=models.PROTECT, related_name="certificate")
+    is_active = models.BooleanField(default=True)
+    title_override = models.CharField(max_length=255, blank=True, help_text="Shown instead of the program's title.")
+    signatories = models.ManyToManyField(Signatory, blank=True)
+    user_credentials = GenericRelation(
+        "UserCredential", content_type_field="credential_content_type", object_id_field="credential_id"
+    )
+
+    class Meta:
+        ordering = ["program__title"]
+
+    def __str__(self) -> str:
+        return self.title_override or self.program.title
+
+
+class CredentialStatus(models.TextChoices):
+    AWARDED = "awarded", "Awarded"
+    REVOKED = "revoked", "Revoked"
+
+
+class UserCredential(TimeStampedModel):
+    """One credential of one learner. Which credential it is is a generic relation, so later kinds
+    (badges, PDF credentials) live in their own apps; the unique constraint keeps one per learner
+    per configuration."""
+
+    uuid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credentials")
+    credential_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    credential_id = models.PositiveBigIntegerField()
+    credential = GenericForeignKey("credential_content_type", "credential_id")
+    status = models.CharField(max_length=16, choices=CredentialStatus.choices, default=CredentialStatus.AWARDED)
+    download_url = models.URLField(max_length=500, blank=True)
+    visible_date = models.DateTimeField(
+        null=True, blank=True, help_text="Hidden from the learner's public views before this."
+    )
+    awarded_at = models.DateTimeField(null=True, blank=True, help_text="When it was last awarded.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "credential_content_type", "credential_id"],
+                name="credentials_one_per_learner_and_credential",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["credential_content_type", "credential_id"], name="credentials_uc_credential_idx"),
+            models.Index(fields=["user", "status"], name="credentials_uc_user_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.credential_content_type.model} {self.credential_id} ({self.status})"
+
+
+class UserGrade(TimeStampedModel):
+    """A learner's grade in one course run, as the LMS last reported it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grades")
+    course_run = models.ForeignKey("catalog.CourseRun", on_delete=models.PROTECT, related_name="grades")
+    letter_grade = models.CharField(max_length=32, blank=True)
+    percent_grade = models.DecimalField(
+        max_digits=5, decimal_places=4, validators=[MinValueValidator(0), MaxValueValidator(1)], help_text="0 to 1."
+    )
+    passed = models.BooleanField(default=False)
+    passed_timestamp = models.DateTimeField(null=True, blank=True, help_text="When the learner first passed.")
+    lms_last_updated_at = models.DateTimeField(null=True, blank=True, help_text="The LMS's time of this grade.")
+
+    class Meta:
+        ordering = ["course_run__key"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "course_run"], name="credentials_one_grade_per_learner_and_run"),
+            models.CheckConstraint(
+                condition=models.Q(percent_grade__gte=0, percent_grade__lte=1), name="credentials_grade_percent_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.course_run_id}: {self.percent_grade}"

@@ -1,0 +1,50 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_jwt() -> Callable[..., str]:
+    """Sign a token as the LMS does (HS256 with the issuer's secret) for the given claims."""
+
+    def make(username: str, *, secret: str | None = None, **claims: Any) -> str:
+        issuer = settings.JWT_AUTH["JWT_ISSUERS"][0]
+        now = int(time.time())
+        payload = {
+            "iss": issuer["ISSUER"],
+            "aud": issuer["AUDIENCE"],
+            "iat": now,
+            "exp": now + 300,
+            "preferred_username": username,
+            "email": f"{username}@example.com",
+            "administrator": False,
+            **claims,
+        }
+        return jwt.encode(payload, secret or issuer["SECRET_KEY"], algorithm="HS256")
+
+    return make
+
+
+@pytest.fixture
+def jwt_client(api_client: APIClient, make_jwt: Callable[..., str]) -> Callable[..., APIClient]:
+    """An API client authenticated by an LMS JWT for `username`."""
+
+    def client(username: str, **claims: Any) -> APIClient:
+        api_client.credentials(HTTP_AUTHORIZATION=f"JWT {make_jwt(username, **claims)}")
+        return api_client
+
+    return client
