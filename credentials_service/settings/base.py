@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "apps.core",
     "apps.catalog",
@@ -141,6 +142,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Learners' credentials, grades and program records.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the sidecar package: the docs page works without reaching a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Tokens from the LMS, as edx-drf-extensions reads them. The public key set must name at least one
