@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: users, auth, health"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, schema  # noqa: F401  (register the system checks and the OpenAPI auth scheme)
