@@ -30,8 +30,13 @@ def _check_redis() -> None:
 
 
 def _check_broker() -> None:
-    with Connection(settings.CELERY_BROKER_URL, connect_timeout=TIMEOUT_SECONDS) as conn:
-        conn.ensure_connection(max_retries=1, timeout=TIMEOUT_SECONDS)
+    # connect_timeout bounds only the TCP connect: without socket_timeout a broker that accepts but
+    # never answers holds the request until the peer gives up, and each retry sleeps two seconds.
+    transport_options = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
+    with Connection(
+        settings.CELERY_BROKER_URL, connect_timeout=TIMEOUT_SECONDS, transport_options=transport_options
+    ) as conn:
+        conn.ensure_connection(max_retries=0)
 
 
 CHECKS: dict[str, Callable[[], None]] = {

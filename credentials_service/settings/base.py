@@ -16,7 +16,7 @@ from .env import env_bool, env_int, env_list, env_secret, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("CREDENTIALS_VAR_DIR", str(BASE_DIR / "var")))
 
-# A fixed development key; production.py refuses to start with it (core.E002).
+# A fixed development key; production.py refuses to start with it (core.E001).
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
 SECRET_KEY = env_secret("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)

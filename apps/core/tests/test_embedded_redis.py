@@ -20,8 +20,12 @@ def test_run_embedded_redis_serves_the_socket_that_clients_use(tmp_path: Path) -
     env.update(DJANGO_SETTINGS_MODULE="credentials_service.settings.base", CREDENTIALS_VAR_DIR=str(tmp_path))
     socket = tmp_path / "run" / "redis.sock"
     # when
-    server = subprocess.Popen(  # noqa: S603 - our own manage.py
-        [sys.executable, "manage.py", "run_embedded_redis"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "run_embedded_redis"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 15
