@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils.text import slugify
 
 from .data import CourseData, CourseRunData, LoadSummary, OrganizationData, ProgramData
@@ -38,7 +38,9 @@ def _programs_with_tree() -> QuerySet[Program]:
         Prefetch(
             "program_courses",
             queryset=ProgramCourse.objects.select_related("course").prefetch_related(
-                Prefetch("course__course_runs", queryset=CourseRun.objects.order_by("start", "key"))
+                Prefetch(
+                    "course__course_runs", queryset=CourseRun.objects.order_by(F("start").asc(nulls_last=True), "key")
+                )
             ),
         ),
     )
@@ -84,13 +86,59 @@ def _run_to_data(run: CourseRun, *, course_title: str) -> CourseRunData:
 
 
 def get_program(*, program_uuid: uuid.UUID) -> ProgramData:
-    """The program with its organizations, courses and runs, in four queries; raises CatalogNotFoundError."""
-    try:
-        return _to_data(_programs_with_tree().get(uuid=program_uuid))
-    except Program.DoesNotExist:
+    """The program with its organizations, courses and runs, in three queries. Read as flat rows
+    without building model instances, since learner records call it on every request. Raises
+    CatalogNotFoundError."""
+    program = Program.objects.filter(uuid=program_uuid).values("id", "uuid", "title", "type", "type_slug", "status")
+    row = program.first()
+    if row is None:
         raise CatalogNotFoundError(
             f"No program {program_uuid}.", code=CatalogErrorCode.PROGRAM_NOT_FOUND, field="program_uuid"
-        ) from None
+        )
+    organizations = Organization.objects.filter(programs=row["id"]).order_by("key")
+    # One row per (course, run); a course without runs still gets one row, with the run columns NULL.
+    course_rows = (
+        ProgramCourse.objects.filter(program_id=row["id"])
+        .order_by("position", "id", F("course__course_runs__start").asc(nulls_last=True), "course__course_runs__key")
+        .values_list(
+            "course_id",
+            "course__uuid",
+            "course__key",
+            "course__title",
+            "course__course_runs__id",
+            "course__course_runs__key",
+            "course__course_runs__title",
+            "course__course_runs__start",
+            "course__course_runs__end",
+            "course__course_runs__pacing_type",
+            "course__course_runs__certificate_available_date",
+        )
+    )
+    courses: dict[int, tuple[tuple[uuid.UUID, str, str], list[CourseRunData]]] = {}
+    for course_id, course_uuid, key, title, run_id, run_key, run_title, start, end, pacing, available in course_rows:
+        _, runs = courses.setdefault(course_id, ((course_uuid, key, title), []))
+        if run_id is not None:
+            runs.append(
+                CourseRunData(
+                    id=run_id,
+                    key=run_key,
+                    title=run_title or title,
+                    start=start,
+                    end=end,
+                    pacing_type=pacing,
+                    certificate_available_date=available,
+                )
+            )
+    return ProgramData(
+        **row,
+        organizations=tuple(
+            OrganizationData(**o) for o in organizations.values("uuid", "key", "name", "certificate_logo_image_url")
+        ),
+        courses=tuple(
+            CourseData(id=course_id, uuid=course_uuid, key=key, title=title, runs=tuple(runs))
+            for course_id, ((course_uuid, key, title), runs) in courses.items()
+        ),
+    )
 
 
 def list_programs_with_courses(*, course_run_ids: Iterable[int] | None = None) -> list[ProgramData]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from .exceptions import CredentialsError, CredentialsNotFoundError
 from .selectors import (
     get_program_certificate_status,
-    list_course_certificates,
-    list_course_grades,
+    list_course_results,
     list_learner_course_run_ids,
+    list_program_certificate_statuses,
 )
 from .services import (
     award_course_certificate,
@@ -27,9 +27,9 @@ __all__ = [
     "configure_course_certificate",
     "configure_program_certificate",
     "get_program_certificate_status",
-    "list_course_certificates",
-    "list_course_grades",
+    "list_course_results",
     "list_learner_course_run_ids",
+    "list_program_certificate_statuses",
     "record_grade",
     "revoke_course_certificate",
     "revoke_program_certificate",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from apps.core.api import User, is_privileged
 
@@ -91,65 +91,9 @@ def get_credential(*, requester: User, credential_uuid: uuid.UUID) -> UserCreden
         ) from None
 
 
-def list_course_grades(*, user: User, course_run_ids: Iterable[int]) -> list[GradeData]:
-    """The learner's grades in these runs, in one query."""
-    return [
-        GradeData(
-            course_run_id=g.course_run_id,
-            letter_grade=g.letter_grade,
-            percent_grade=g.percent_grade,
-            passed=g.passed,
-            passed_timestamp=g.passed_timestamp,
-            modified=g.modified,
-        )
-        for g in UserGrade.objects.filter(user=user, course_run_id__in=list(course_run_ids))
-    ]
-
-
-def list_course_certificates(*, user: User, course_run_ids: Iterable[int]) -> list[CourseCertificateData]:
-    """The learner's course certificates (any status) in these runs, in one query."""
-    configurations = {
-        c.pk: c
-        for c in CourseCertificate.objects.filter(course_run_id__in=list(course_run_ids)).only(
-            "pk", "course_run_id", "certificate_type"
-        )
-    }
-    if not configurations:
-        return []
-    credentials = UserCredential.objects.filter(
-        user=user,
-        credential_content_type=ContentType.objects.get_for_model(CourseCertificate),
-        credential_id__in=list(configurations),
-    )
-    return [
-        CourseCertificateData(
-            uuid=c.uuid,
-            course_run_id=configurations[c.credential_id].course_run_id,
-            mode=configurations[c.credential_id].certificate_type,
-            status=c.status,
-            download_url=c.download_url,
-            visible_date=c.visible_date,
-            awarded_at=c.awarded_at,
-        )
-        for c in credentials
-    ]
-
-
 def get_program_certificate_status(*, user: User, program_id: int) -> ProgramCertificateStatusData | None:
     """The learner's program certificate, or None when they never had one."""
-    credential = UserCredential.objects.filter(
-        Q(credential_content_type=ContentType.objects.get_for_model(ProgramCertificate)),
-        Q(credential_id__in=ProgramCertificate.objects.filter(program_id=program_id).values("pk")),
-        user=user,
-    ).first()
-    if credential is None:
-        return None
-    return ProgramCertificateStatusData(
-        uuid=credential.uuid,
-        status=credential.status,
-        visible_date=credential.visible_date,
-        awarded_at=credential.awarded_at,
-    )
+    return list_program_certificate_statuses(user=user, program_ids=[program_id]).get(program_id)
 
 
 def list_learner_course_run_ids(*, user: User) -> list[int]:
@@ -163,3 +107,74 @@ def list_learner_course_run_ids(*, user: User) -> list[int]:
         ).values_list("course_run_id", flat=True)
     )
     return sorted(graded | certified)
+
+
+def list_program_certificate_statuses(
+    *, user: User, program_ids: Iterable[int]
+) -> dict[int, ProgramCertificateStatusData]:
+    """The learner's program certificates (any status) for these programs, keyed by program id, in
+    one query whatever the number of programs. Programs they never had one for are absent."""
+    rows = ProgramCertificate.objects.filter(program_id__in=list(program_ids), user_credentials__user=user).values_list(
+        "program_id",
+        "user_credentials__uuid",
+        "user_credentials__status",
+        "user_credentials__visible_date",
+        "user_credentials__awarded_at",
+    )
+    return {
+        program_id: ProgramCertificateStatusData(
+            uuid=credential_uuid, status=status, visible_date=visible_date, awarded_at=awarded_at
+        )
+        for program_id, credential_uuid, status, visible_date, awarded_at in rows
+    }
+
+
+def list_course_results(
+    *, user: User, course_run_ids: Iterable[int]
+) -> tuple[list[GradeData], list[CourseCertificateData]]:
+    """The learner's grades and course certificates (any status) in these runs, in two queries read
+    as flat rows, since learner records call it on every request."""
+    run_ids = list(course_run_ids)
+    grade_rows = (
+        UserGrade.objects.filter(user=user, course_run_id__in=run_ids)
+        .order_by()
+        .values_list("course_run_id", "letter_grade", "percent_grade", "passed", "passed_timestamp", "modified")
+    )
+    # Through the configuration's generic relation: one join instead of a second round trip.
+    certificate_rows = (
+        CourseCertificate.objects.filter(course_run_id__in=run_ids, user_credentials__user=user)
+        .order_by()
+        .values_list(
+            "course_run_id",
+            "certificate_type",
+            "user_credentials__uuid",
+            "user_credentials__status",
+            "user_credentials__download_url",
+            "user_credentials__visible_date",
+            "user_credentials__awarded_at",
+        )
+    )
+    grades = [
+        GradeData(
+            course_run_id=run_id,
+            letter_grade=letter,
+            percent_grade=percent,
+            passed=passed,
+            passed_timestamp=passed_at,
+            modified=modified,
+        )
+        for run_id, letter, percent, passed, passed_at, modified in grade_rows
+    ]
+    certificates = [
+        CourseCertificateData(
+            uuid=credential_uuid,
+            course_run_id=run_id,
+            mode=mode,
+            status=status,
+            download_url=download_url,
+            visible_date=visible_date,
+            awarded_at=awarded_at,
+        )
+        for run_id, mode, credential_uuid, status, download_url, visible_date, awarded_at in certificate_rows
+    ]
+    return grades, certificates

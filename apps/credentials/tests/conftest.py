@@ -26,7 +26,11 @@ def awarded(learner: User, other_learner: User) -> dict[str, UserCredential]:
     program = ProgramCertificateFactory()
     services.award_program_certificate(user=learner, program_uuid=program.program.uuid)
     return {
-        "alice_course": services.award_course_certificate(user=learner, course_run_key=course.course_run.key, mode="verified"),
+        "alice_course": services.award_course_certificate(
+            user=learner, course_run_key=course.course_run.key, mode="verified"
+        ),
         "alice_program": services.revoke_program_certificate(user=learner, program_uuid=program.program.uuid),
-        "bob_course": services.award_course_certificate(user=other_learner, course_run_key=course.course_run.key, mode="verified"),
+        "bob_course": services.award_course_certificate(
+            user=other_learner, course_run_key=course.course_run.key, mode="verified"
+        ),
     }

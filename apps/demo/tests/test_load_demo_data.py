@@ -28,7 +28,7 @@ def _certificates(username: str) -> dict[str, str]:
     runs = {run.id: run.key for p in catalog_api.list_programs_with_courses() for c in p.courses for run in c.runs}
     return {
         runs[c.course_run_id]: c.status
-        for c in credentials_api.list_course_certificates(user=user, course_run_ids=list(runs))
+        for c in credentials_api.list_course_results(user=user, course_run_ids=list(runs))[1]
     }
 
 
@@ -88,7 +88,7 @@ def test_records_grades_including_one_not_yet_passed() -> None:
     circuits = catalog_api.get_program(program_uuid=CIRCUITS)
     grades = {
         g.course_run_id: g.passed
-        for g in credentials_api.list_course_grades(user=ivan, course_run_ids=circuits.course_run_ids)
+        for g in credentials_api.list_course_results(user=ivan, course_run_ids=circuits.course_run_ids)[0]
     }
     assert sorted(grades.values()) == [False, True]
 
@@ -123,18 +123,18 @@ def test_running_twice_changes_nothing() -> None:
     _run()
     before = _snapshot()
     grace = core_api.get_learner(username=GRACE.username)
-    grace_certificate = credentials_api.list_course_certificates(
+    grace_certificate = credentials_api.list_course_results(
         user=grace, course_run_ids=catalog_api.get_program(program_uuid=CIRCUITS).course_run_ids
-    )
+    )[1]
     # when
     output = _run()
     # then
     assert _snapshot() == before
     assert before["users"] == len(LEARNERS) + 1
     assert "created nothing; updated nothing" in output
-    grace_again = credentials_api.list_course_certificates(
+    grace_again = credentials_api.list_course_results(
         user=grace, course_run_ids=catalog_api.get_program(program_uuid=CIRCUITS).course_run_ids
-    )
+    )[1]
     assert [(c.uuid, c.awarded_at) for c in grace_again] == [(c.uuid, c.awarded_at) for c in grace_certificate]
 
 

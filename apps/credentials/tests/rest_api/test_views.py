@@ -75,7 +75,9 @@ def test_staff_from_jwt_administrator_claim_sees_everyone(
     assert len(response.json()["results"]) == 3
 
 
-def test_detail_describes_the_credential(jwt_client: Callable[..., APIClient], awarded: dict[str, UserCredential]) -> None:
+def test_detail_describes_the_credential(
+    jwt_client: Callable[..., APIClient], awarded: dict[str, UserCredential]
+) -> None:
     # given
     credential = awarded["alice_course"]
     # when
@@ -95,7 +97,11 @@ def test_detail_describes_the_credential(jwt_client: Callable[..., APIClient], a
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"status": "granted"}, "status"), ({"type": "badge-ish"}, "type"), ({"program_uuid": "not-a-uuid"}, "program_uuid")],
+    [
+        ({"status": "granted"}, "status"),
+        ({"type": "badge-ish"}, "type"),
+        ({"program_uuid": "not-a-uuid"}, "program_uuid"),
+    ],
 )
 def test_bad_filters_get_400_with_the_field(
     jwt_client: Callable[..., APIClient], params: dict[str, str], field: str
