@@ -27,6 +27,12 @@ _jwk = json.loads(RSAAlgorithm.to_jwk(_key.public_key()))
 _jwk["kid"] = "test"
 JWT_AUTH = {
     **JWT_AUTH,
-    "JWT_ISSUERS": [{"ISSUER": "http://lms.test/oauth2", "AUDIENCE": "lms-key", "SECRET_KEY": "test-lms-secret-0123456789abcdef0123456789"}],
+    "JWT_ISSUERS": [
+        {
+            "ISSUER": "http://lms.test/oauth2",
+            "AUDIENCE": "lms-key",
+            "SECRET_KEY": "test-lms-secret-0123456789abcdef0123456789",
+        }
+    ],
     "JWT_PUBLIC_SIGNING_JWK_SET": json.dumps({"keys": [_jwk]}),
 }
