@@ -9,14 +9,14 @@ from .models import Course, CourseRun, Organization, Program, ProgramCourse
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ("key", "name", "uuid")
     search_fields = ("key", "name")
     readonly_fields = ("created", "modified")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
-class CourseRunInline(admin.TabularInline):
+class CourseRunInline(admin.TabularInline[CourseRun, Course]):
     model = CourseRun
     fields = ("key", "title", "pacing_type", "start", "end")
     show_change_link = True
@@ -24,7 +24,7 @@ class CourseRunInline(admin.TabularInline):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(admin.ModelAdmin[Course]):
     list_display = ("key", "title", "uuid")
     search_fields = ("key", "title")
     filter_horizontal = ("owners",)
@@ -33,7 +33,7 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 @admin.register(CourseRun)
-class CourseRunAdmin(admin.ModelAdmin):
+class CourseRunAdmin(admin.ModelAdmin[CourseRun]):
     list_display = ("key", "display_title", "course", "pacing_type", "start", "end")
     list_filter = ("pacing_type",)
     list_select_related = ("course",)
@@ -46,7 +46,7 @@ class CourseRunAdmin(admin.ModelAdmin):
         return run.display_title
 
 
-class ProgramCourseInline(admin.TabularInline):
+class ProgramCourseInline(admin.TabularInline[ProgramCourse, Program]):
     model = ProgramCourse
     fields = ("course", "position")
     autocomplete_fields = ("course",)
@@ -54,7 +54,7 @@ class ProgramCourseInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(admin.ModelAdmin[Program]):
     list_display = ("title", "type", "status", "uuid")
     list_filter = ("status", "type")
     search_fields = ("title", "uuid")

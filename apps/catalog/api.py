@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, Model, Prefetch, QuerySet
 from django.utils.text import slugify
 
 from .data import CourseData, CourseRunData, LoadSummary, OrganizationData, ProgramData
@@ -189,10 +189,11 @@ def validate_programs(raw: Any) -> list[dict[str, Any]]:
     return validated
 
 
-def _upsert(model: Any, summary: LoadSummary, lookup: dict[str, Any], values: dict[str, Any]) -> Any:
-    obj = model.objects.filter(**lookup).first()
+def _upsert[M: Model](model: type[M], summary: LoadSummary, lookup: dict[str, Any], values: dict[str, Any]) -> M:
+    # _default_manager is `objects` here (no custom managers) and, unlike it, is typed on type[M].
+    obj = model._default_manager.filter(**lookup).first()
     if obj is None:
-        obj = model.objects.create(**lookup, **values)
+        obj = model._default_manager.create(**lookup, **values)
         summary.count(model.__name__, created=True)
         return obj
     changed = [name for name, value in values.items() if getattr(obj, name) != value]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from .models import PacingType, ProgramStatus, validate_course_run_key
 
 
-class OrganizationInputSerializer(serializers.Serializer):
+class OrganizationInputSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField()
     key = serializers.CharField(max_length=255)
     name = serializers.CharField(max_length=255)
     certificate_logo_image_url = serializers.URLField(max_length=500, required=False, allow_blank=True, allow_null=True)
 
 
-class CourseRunInputSerializer(serializers.Serializer):
+class CourseRunInputSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField(required=False, allow_null=True)
     key = serializers.CharField(max_length=255, validators=[validate_course_run_key])
     title = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -24,7 +26,7 @@ class CourseRunInputSerializer(serializers.Serializer):
     certificate_available_date = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class CourseInputSerializer(serializers.Serializer):
+class CourseInputSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField()
     key = serializers.CharField(max_length=255)
     title = serializers.CharField(max_length=255)
@@ -32,11 +34,11 @@ class CourseInputSerializer(serializers.Serializer):
     course_runs = CourseRunInputSerializer(many=True, required=False)
 
 
-class ProgramTypeAttrsSerializer(serializers.Serializer):
+class ProgramTypeAttrsSerializer(serializers.Serializer[Any]):
     slug = serializers.SlugField(max_length=64)
 
 
-class ProgramInputSerializer(serializers.Serializer):
+class ProgramInputSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField()
     title = serializers.CharField(max_length=255)
     type = serializers.CharField(max_length=64)

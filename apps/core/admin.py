@@ -22,7 +22,7 @@ class NullableUsernameField(auth_forms.UsernameField):
         return super().to_python(value)
 
 
-class UserCreationForm(auth_forms.AdminUserCreationForm):
+class UserCreationForm(auth_forms.AdminUserCreationForm[User]):
     """Operators and service accounts created here log in by username, so it is required."""
 
     class Meta(auth_forms.AdminUserCreationForm.Meta):
@@ -35,7 +35,7 @@ class UserCreationForm(auth_forms.AdminUserCreationForm):
         self.fields["username"].required = True
 
 
-class UserChangeForm(auth_forms.UserChangeForm):
+class UserChangeForm(auth_forms.UserChangeForm[User]):
     class Meta(auth_forms.UserChangeForm.Meta):
         model = User
         field_classes = {"username": NullableUsernameField}
@@ -49,7 +49,7 @@ class UserChangeForm(auth_forms.UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ("username", "lms_user_id", "email", "full_name", "is_staff", "is_active")

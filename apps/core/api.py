@@ -6,6 +6,9 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
 
 from .exceptions import CoreErrorCode, DomainError, LearnerIdentityError, NotFoundError
 from .models import TimeStampedModel, User
@@ -19,6 +22,7 @@ __all__ = [
     "get_learner",
     "get_or_create_learner",
     "is_privileged",
+    "request_user",
 ]
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,14 @@ log = logging.getLogger(__name__)
 def is_privileged(user: User) -> bool:
     """Staff and the configured service accounts may see and change every learner's data."""
     return bool(user.is_staff or user.is_superuser or user.username in settings.CREDENTIALS_SERVICE_USERNAMES)
+
+
+def request_user(request: HttpRequest | Request) -> User:
+    """The request's authenticated User; raise NotAuthenticated for an anonymous request."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 def get_learner(*, username: str) -> User:

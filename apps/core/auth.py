@@ -32,7 +32,8 @@ def jwt_decode_handler(token: str) -> dict[str, Any]:
     return payload
 
 
-class LearnerJwtAuthentication(JwtAuthentication):
+# edx-drf-extensions ships no types, so JwtAuthentication is Any to mypy.
+class LearnerJwtAuthentication(JwtAuthentication):  # type: ignore[misc]
     """Resolves the token's user by LMS id first, so a learner first seen in a grade event (id only)
     is completed rather than duplicated when they call the API."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 from django.db import connection
-from kombu import Connection
+from kombu.connection import Connection
 
 TIMEOUT_SECONDS = 2.0
 

@@ -20,7 +20,8 @@ class User(AbstractUser):
     username is nullable; several NULLs do not clash with its unique index.
     """
 
-    username = models.CharField(
+    # Nullable on purpose (see above); AbstractUser's stubs declare a non-null username.
+    username = models.CharField(  # type: ignore[assignment]
         max_length=150,
         unique=True,
         null=True,

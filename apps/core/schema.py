@@ -7,7 +7,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class LearnerJwtAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+# drf-spectacular leaves OpenApiGeneratorExtension.__init_subclass__ unannotated, so subclassing calls it untyped.
+class LearnerJwtAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "apps.core.auth.LearnerJwtAuthentication"
     name = "jwtAuth"
 

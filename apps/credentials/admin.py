@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from apps.core.api import User
+from apps.core.api import request_user
 
 from . import selectors, services
 from .models import CourseCertificate, CredentialStatus, ProgramCertificate, Signatory, UserCredential, UserGrade
@@ -29,14 +29,14 @@ def _adopt(obj: Model, saved: Model) -> None:
 
 
 @admin.register(Signatory)
-class SignatoryAdmin(admin.ModelAdmin):
+class SignatoryAdmin(admin.ModelAdmin[Signatory]):
     list_display = ("name", "title", "organization_name_override")
     search_fields = ("name", "title")
     readonly_fields = TIMESTAMPS
 
 
 @admin.register(CourseCertificate)
-class CourseCertificateAdmin(admin.ModelAdmin):
+class CourseCertificateAdmin(admin.ModelAdmin[CourseCertificate]):
     list_display = ("course_run", "certificate_type", "title", "is_active")
     list_filter = ("certificate_type", "is_active")
     list_select_related = ("course_run",)
@@ -48,7 +48,9 @@ class CourseCertificateAdmin(admin.ModelAdmin):
         # Learners' credentials point at this configuration: its run and mode stay as created.
         return ("course_run", "certificate_type", *TIMESTAMPS) if obj else TIMESTAMPS
 
-    def save_model(self, request: HttpRequest, obj: CourseCertificate, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: CourseCertificate, form: forms.ModelForm[CourseCertificate], change: bool
+    ) -> None:
         saved = services.configure_course_certificate(
             course_run_key=obj.course_run.key, mode=obj.certificate_type, title=obj.title, is_active=obj.is_active
         )
@@ -56,7 +58,7 @@ class CourseCertificateAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProgramCertificate)
-class ProgramCertificateAdmin(admin.ModelAdmin):
+class ProgramCertificateAdmin(admin.ModelAdmin[ProgramCertificate]):
     list_display = ("program", "title_override", "is_active")
     list_filter = ("is_active",)
     list_select_related = ("program",)
@@ -67,7 +69,9 @@ class ProgramCertificateAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: ProgramCertificate | None = None) -> tuple[str, ...]:
         return ("program", *TIMESTAMPS) if obj else TIMESTAMPS
 
-    def save_model(self, request: HttpRequest, obj: ProgramCertificate, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ProgramCertificate, form: forms.ModelForm[ProgramCertificate], change: bool
+    ) -> None:
         saved = services.configure_program_certificate(
             program_uuid=obj.program.uuid, title_override=obj.title_override, is_active=obj.is_active
         )
@@ -80,7 +84,7 @@ class CredentialKindFilter(admin.SimpleListFilter):
     title = "credential kind"
     parameter_name = "kind"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[UserCredential]) -> list[tuple[str, str]]:
         return [(kind, kind) for kind in selectors.CREDENTIAL_KINDS]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[UserCredential]) -> QuerySet[UserCredential]:
@@ -90,7 +94,7 @@ class CredentialKindFilter(admin.SimpleListFilter):
         return queryset.filter(credential_content_type=ContentType.objects.get_for_model(model))
 
 
-class UserCredentialForm(forms.ModelForm):
+class UserCredentialForm(forms.ModelForm[UserCredential]):
     download_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
 
     class Meta:
@@ -119,7 +123,7 @@ class UserCredentialForm(forms.ModelForm):
 
 
 @admin.register(UserCredential)
-class UserCredentialAdmin(admin.ModelAdmin):
+class UserCredentialAdmin(admin.ModelAdmin[UserCredential]):
     form = UserCredentialForm
     list_display = ("uuid", "user", "kind", "credential_link", "status", "visible_date", "awarded_at")
     list_filter = ("status", CredentialKindFilter)
@@ -143,7 +147,7 @@ class UserCredentialAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[UserCredential]:
         # The selector prefetches each kind's configuration in one query, so the changelist's query
         # count does not grow with its rows. Only staff reach the admin, and they see everyone's.
-        return selectors.list_credentials(requester=cast(User, request.user))
+        return selectors.list_credentials(requester=request_user(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Credentials are awarded by the LMS's events and the API, which name the course run or program.
@@ -170,7 +174,9 @@ class UserCredentialAdmin(admin.ModelAdmin):
             return str(configuration)
         return format_html('<a href="{}">{}</a>', url, configuration)
 
-    def save_model(self, request: HttpRequest, obj: UserCredential, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: UserCredential, form: forms.ModelForm[UserCredential], change: bool
+    ) -> None:
         configuration = cast(Model, obj.credential)  # the form refuses one whose configuration is gone
         if obj.status == CredentialStatus.REVOKED:
             saved = services.revoke_credential(user=obj.user, configuration=configuration)
@@ -215,7 +221,7 @@ class UserCredentialAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserGrade)
-class UserGradeAdmin(admin.ModelAdmin):
+class UserGradeAdmin(admin.ModelAdmin[UserGrade]):
     list_display = (
         "user",
         "course_run",
@@ -244,7 +250,7 @@ class UserGradeAdmin(admin.ModelAdmin):
         readonly = ("passed_timestamp", "lms_last_updated_at", *TIMESTAMPS)
         return ("user", "course_run", *readonly) if obj else readonly
 
-    def save_model(self, request: HttpRequest, obj: UserGrade, form: forms.ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: UserGrade, form: forms.ModelForm[UserGrade], change: bool) -> None:
         # No LMS timestamp: an operator's correction applies, and the stored LMS time is kept.
         saved = services.record_grade(
             user=obj.user,

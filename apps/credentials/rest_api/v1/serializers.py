@@ -9,7 +9,7 @@ from apps.credentials.models import CourseCertificate, CredentialStatus, Program
 from apps.credentials.selectors import CREDENTIAL_KINDS, credential_kind
 
 
-class CredentialListInputSerializer(serializers.Serializer):
+class CredentialListInputSerializer(serializers.Serializer[Any]):
     username = serializers.CharField(required=False, max_length=150)
     status = serializers.ChoiceField(required=False, choices=CredentialStatus.choices)
     type = serializers.ChoiceField(required=False, choices=sorted(CREDENTIAL_KINDS))
@@ -17,7 +17,7 @@ class CredentialListInputSerializer(serializers.Serializer):
     course_run_key = serializers.CharField(required=False, max_length=255)
 
 
-class CredentialPointerSerializer(serializers.Serializer):
+class CredentialPointerSerializer(serializers.Serializer[dict[str, Any]]):
     """What the credential is: a course run certificate in a mode, or a program certificate."""
 
     type = serializers.CharField()
@@ -27,7 +27,7 @@ class CredentialPointerSerializer(serializers.Serializer):
     program_uuid = serializers.UUIDField(required=False)
 
 
-class UserCredentialOutputSerializer(serializers.ModelSerializer):
+class UserCredentialOutputSerializer(serializers.ModelSerializer[UserCredential]):
     username = serializers.CharField(source="user.username")
     credential = serializers.SerializerMethodField()
 

@@ -9,13 +9,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api import is_privileged
+from apps.core.api import is_privileged, request_user
 from apps.credentials import selectors
+from apps.credentials.models import UserCredential
 
 from .serializers import CredentialListInputSerializer, UserCredentialOutputSerializer
 
 
-class UserCredentialListView(GenericAPIView):
+class UserCredentialListView(GenericAPIView[UserCredential]):
     """Learners' credentials. Learners see only their own; staff and service users see everyone's."""
 
     permission_classes = [IsAuthenticated]
@@ -27,10 +28,11 @@ class UserCredentialListView(GenericAPIView):
         filters = CredentialListInputSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         username = filters.validated_data.get("username")
-        if username and username != request.user.username and not is_privileged(request.user):
+        requester = request_user(request)
+        if username and username != requester.username and not is_privileged(requester):
             raise PermissionDenied("Learners may list only their own credentials.")
         credentials = selectors.list_credentials(
-            requester=request.user,
+            requester=requester,
             username=username,
             status=filters.validated_data.get("status"),
             kind=filters.validated_data.get("type"),
@@ -41,12 +43,12 @@ class UserCredentialListView(GenericAPIView):
         return self.get_paginated_response(UserCredentialOutputSerializer(page, many=True).data)
 
 
-class UserCredentialDetailView(GenericAPIView):
+class UserCredentialDetailView(GenericAPIView[UserCredential]):
     """One credential; another learner's credential is a 404, as if it did not exist."""
 
     permission_classes = [IsAuthenticated]
     serializer_class = UserCredentialOutputSerializer
 
     def get(self, request: Request, credential_uuid: uuid.UUID) -> Response:
-        credential = selectors.get_credential(requester=request.user, credential_uuid=credential_uuid)
+        credential = selectors.get_credential(requester=request_user(request), credential_uuid=credential_uuid)
         return Response(UserCredentialOutputSerializer(credential).data)

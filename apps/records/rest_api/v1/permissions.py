@@ -4,7 +4,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from apps.core.api import is_privileged
+from apps.core.api import is_privileged, request_user
 
 
 class IsSelfOrPrivileged(BasePermission):
@@ -15,4 +15,4 @@ class IsSelfOrPrivileged(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         username = request.query_params.get("username")
-        return bool(not username or username == request.user.username or is_privileged(request.user))
+        return bool(not username or username == request.user.username or is_privileged(request_user(request)))

@@ -11,7 +11,16 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.urls import reverse
 from rest_framework import serializers
 
-from apps.records.data import RecordCertificateStatus
+from apps.catalog.data import OrganizationData
+from apps.records.data import (
+    CourseCertificateRecordData,
+    CourseRecordData,
+    GradeRecordData,
+    LearnerData,
+    ProgramInfoData,
+    ProgramRecordData,
+    RecordCertificateStatus,
+)
 from apps.records.models import ProgramRecordShare
 
 # Plain strings rather than ChoiceFields: credentials' `status` enum (awarded/revoked) would collide
@@ -22,7 +31,7 @@ _STATUS_HELP = "One of: " + ", ".join(status.value for status in RecordCertifica
 # --- input ---------------------------------------------------------------------------------------
 
 
-class LearnerQueryInputSerializer(serializers.Serializer):
+class LearnerQueryInputSerializer(serializers.Serializer[Any]):
     username = serializers.CharField(
         required=False,
         max_length=150,
@@ -31,35 +40,35 @@ class LearnerQueryInputSerializer(serializers.Serializer):
     )
 
 
-class ProgramUuidInputSerializer(serializers.Serializer):
+class ProgramUuidInputSerializer(serializers.Serializer[Any]):
     program_uuid = serializers.UUIDField()
 
 
-class ShareUuidInputSerializer(serializers.Serializer):
+class ShareUuidInputSerializer(serializers.Serializer[Any]):
     share_uuid = serializers.UUIDField()
 
 
 # --- output --------------------------------------------------------------------------------------
 
 
-class OrganizationOutputSerializer(serializers.Serializer):
+class OrganizationOutputSerializer(serializers.Serializer[OrganizationData]):
     key = serializers.CharField()
     name = serializers.CharField()
 
 
-class ProgramInfoOutputSerializer(serializers.Serializer):
+class ProgramInfoOutputSerializer(serializers.Serializer[ProgramInfoData]):
     uuid = serializers.UUIDField()
     title = serializers.CharField()
     type = serializers.CharField()
     organizations = OrganizationOutputSerializer(many=True)
 
 
-class LearnerOutputSerializer(serializers.Serializer):
+class LearnerOutputSerializer(serializers.Serializer[LearnerData]):
     username = serializers.CharField()
     full_name = serializers.CharField()
 
 
-class GradeOutputSerializer(serializers.Serializer):
+class GradeOutputSerializer(serializers.Serializer[GradeRecordData]):
     course_run_key = serializers.CharField(help_text="The run the best grade was earned in.")
     letter_grade = serializers.CharField()
     percent_grade = serializers.DecimalField(
@@ -68,7 +77,7 @@ class GradeOutputSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
 
 
-class CourseCertificateOutputSerializer(serializers.Serializer):
+class CourseCertificateOutputSerializer(serializers.Serializer[CourseCertificateRecordData]):
     status = serializers.CharField(help_text=_STATUS_HELP)
     mode = serializers.CharField(allow_null=True)
     course_run_key = serializers.CharField(allow_null=True)
@@ -76,7 +85,7 @@ class CourseCertificateOutputSerializer(serializers.Serializer):
     issued_date = serializers.DateTimeField(allow_null=True)
 
 
-class CourseRecordOutputSerializer(serializers.Serializer):
+class CourseRecordOutputSerializer(serializers.Serializer[CourseRecordData]):
     course_key = serializers.CharField()
     title = serializers.CharField()
     best_grade = GradeOutputSerializer(allow_null=True, help_text="The highest grade across the course's runs.")
@@ -84,7 +93,7 @@ class CourseRecordOutputSerializer(serializers.Serializer):
     completed = serializers.BooleanField(help_text="True once a course certificate is awarded in any run.")
 
 
-class ProgramRecordOutputSerializer(serializers.Serializer):
+class ProgramRecordOutputSerializer(serializers.Serializer[ProgramRecordData]):
     program = ProgramInfoOutputSerializer()
     learner = LearnerOutputSerializer()
     courses = CourseRecordOutputSerializer(many=True)
@@ -96,7 +105,9 @@ class ProgramRecordOutputSerializer(serializers.Serializer):
     last_updated = serializers.DateTimeField(allow_null=True)
 
 
-class ProgramRecordSummaryOutputSerializer(serializers.Serializer):
+# Any, not ProgramRecordSummaryData: it renders lists (many=True), and the stubs type a plain
+# Serializer's instance as one object.
+class ProgramRecordSummaryOutputSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField()
     title = serializers.CharField()
     type = serializers.CharField()
@@ -107,7 +118,7 @@ class ProgramRecordSummaryOutputSerializer(serializers.Serializer):
     last_updated = serializers.DateTimeField(allow_null=True)
 
 
-class ProgramRecordShareOutputSerializer(serializers.Serializer):
+class ProgramRecordShareOutputSerializer(serializers.Serializer[ProgramRecordShare]):
     uuid = serializers.UUIDField()
     url = serializers.SerializerMethodField()
     created = serializers.DateTimeField()

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from apps.core.api import User, get_learner
+from apps.core.api import User, get_learner, request_user
 from apps.records import selectors, services
 
 from .permissions import IsSelfOrPrivileged
@@ -30,7 +30,7 @@ PROGRAM_UUID = OpenApiParameter("program_uuid", OpenApiTypes.UUID, OpenApiParame
 SHARE_UUID = OpenApiParameter("share_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
-def _validated(serializer_class: type[Serializer], data: Any) -> dict[str, Any]:
+def _validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -41,8 +41,7 @@ def _learner(request: Request) -> User:
     username = _validated(LearnerQueryInputSerializer, request.query_params).get("username")
     if username and username != request.user.username:
         return get_learner(username=username)
-    user: User = request.user
-    return user
+    return request_user(request)
 
 
 class ProgramRecordListView(APIView):
@@ -81,7 +80,9 @@ class ProgramRecordShareCreateView(APIView):
     )
     def post(self, request: Request, program_uuid: str) -> Response:
         path = _validated(ProgramUuidInputSerializer, {"program_uuid": program_uuid})
-        share, created = services.create_program_record_share(user=request.user, program_uuid=path["program_uuid"])
+        share, created = services.create_program_record_share(
+            user=request_user(request), program_uuid=path["program_uuid"]
+        )
         return Response(
             ProgramRecordShareOutputSerializer(share, context={"request": request}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -96,7 +97,7 @@ class ProgramRecordShareRevokeView(APIView):
     @extend_schema(request=None, parameters=[SHARE_UUID], responses={204: None})
     def delete(self, request: Request, share_uuid: str) -> Response:
         path = _validated(ShareUuidInputSerializer, {"share_uuid": share_uuid})
-        services.revoke_program_record_share(user=request.user, share_uuid=path["share_uuid"])
+        services.revoke_program_record_share(user=request_user(request), share_uuid=path["share_uuid"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
