@@ -28,25 +28,18 @@ def award_credential(
 ) -> UserCredential:
     """Award the credential of `configuration` to `user`, re-awarding a revoked one. Idempotent: an
     awarded credential keeps its uuid and award time; only a changed url or visible date is saved."""
+    now = timezone.now()
     with transaction.atomic():
-        credential = lock_user_credential(user_id=user.pk, configuration=configuration)
-        now = timezone.now()
-        if credential is None:
-            try:
-                with transaction.atomic():
-                    return UserCredential.objects.create(
-                        user=user,
-                        credential_content_type=ContentType.objects.get_for_model(configuration),
-                        credential_id=configuration.pk,
-                        status=CredentialStatus.AWARDED,
-                        download_url=download_url,
-                        visible_date=visible_date,
-                        awarded_at=now,
-                    )
-            except IntegrityError:
-                # Another transaction created it between our lock attempt and insert: lock theirs.
-                credential = lock_user_credential(user_id=user.pk, configuration=configuration)
-                assert credential is not None
+        credential, created = _lock_or_create(
+            user=user,
+            configuration=configuration,
+            status=CredentialStatus.AWARDED,
+            download_url=download_url,
+            visible_date=visible_date,
+            awarded_at=now,
+        )
+        if created:
+            return credential
         updates: dict[str, object] = {}
         if credential.status != CredentialStatus.AWARDED:
             updates.update(status=CredentialStatus.AWARDED, awarded_at=now, revoked_at=None)
@@ -60,25 +53,35 @@ def award_credential(
 def revoke_credential(*, user: User, configuration: Model) -> UserCredential:
     """Revoke the learner's credential of `configuration`. Idempotent. A credential never seen before
     is recorded as revoked, so the issuer's word is kept even when the award was missed."""
+    now = timezone.now()
     with transaction.atomic():
-        credential = lock_user_credential(user_id=user.pk, configuration=configuration)
-        now = timezone.now()
-        if credential is None:
-            try:
-                with transaction.atomic():
-                    return UserCredential.objects.create(
-                        user=user,
-                        credential_content_type=ContentType.objects.get_for_model(configuration),
-                        credential_id=configuration.pk,
-                        status=CredentialStatus.REVOKED,
-                        revoked_at=now,
-                    )
-            except IntegrityError:
-                credential = lock_user_credential(user_id=user.pk, configuration=configuration)
-                assert credential is not None
-        if credential.status == CredentialStatus.REVOKED:
+        credential, created = _lock_or_create(
+            user=user, configuration=configuration, status=CredentialStatus.REVOKED, revoked_at=now
+        )
+        if created or credential.status == CredentialStatus.REVOKED:
             return credential
         return _apply(credential, {"status": CredentialStatus.REVOKED, "revoked_at": now})
+
+
+def _lock_or_create(*, user: User, configuration: Model, **fields: object) -> tuple[UserCredential, bool]:
+    """The learner's credential for `configuration`, locked; created with `fields` when missing."""
+    credential = lock_user_credential(user_id=user.pk, configuration=configuration)
+    if credential is not None:
+        return credential, False
+    try:
+        with transaction.atomic():
+            created = UserCredential.objects.create(
+                user=user,
+                credential_content_type=ContentType.objects.get_for_model(configuration),
+                credential_id=configuration.pk,
+                **fields,
+            )
+            return created, True
+    except IntegrityError:
+        # Another transaction created it between our lock attempt and insert: lock theirs.
+        credential = lock_user_credential(user_id=user.pk, configuration=configuration)
+        assert credential is not None
+        return credential, False
 
 
 def _apply(credential: UserCredential, updates: dict[str, object]) -> UserCredential:
