@@ -171,6 +171,9 @@ JWT_AUTH: dict[str, Any] = {
     "JWT_AUTH_COOKIE": "edx-jwt-cookie",
 }
 
+# edx-django-utils' monitoring: no New Relic agent here, so no telemetry backend to load.
+OPENEDX_TELEMETRY: list[str] = []
+
 # Usernames of service accounts (the LMS worker) that may read and write every learner's data.
 CREDENTIALS_SERVICE_USERNAMES = env_list("CREDENTIALS_SERVICE_USERNAMES", ["credentials_service_user"])
 
