@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.credentials",
     "apps.records",
+    "apps.eventbus",
     "apps.demo",
 ]
 
@@ -111,6 +112,33 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# The outbox sweep: relays rows a crashed process or a broker outage left behind.
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "apps.eventbus.tasks.relay_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 30)},
+}
+
+# --- Event bus --------------------------------------------------------------------------------
+# Redis streams by default (the embedded Redis locally), laid out as edx-event-bus-redis does.
+EVENT_BUS_BACKEND = env_str("EVENT_BUS_BACKEND", "redis")
+EVENT_BUS_REDIS_URL = env_str("EVENT_BUS_REDIS_URL") or REDIS_URL
+EVENT_BUS_REDIS_STREAM_MAX_LEN = env_int("EVENT_BUS_REDIS_STREAM_MAX_LEN", 100_000)
+EVENT_BUS_TOPIC_PREFIX = env_str("EVENT_BUS_TOPIC_PREFIX", "dev")
+EVENT_BUS_CONSUMER_GROUP = env_str("EVENT_BUS_CONSUMER_GROUP", "credentials")
+# Topics the consumer worker reads; each runs as its own process (see the Procfile).
+EVENT_BUS_CONSUMER_TOPICS = env_list(
+    "EVENT_BUS_CONSUMER_TOPICS",
+    ["learning-certificate-lifecycle", "learning-course-passing-status", "learning-course-grades"],
+)
+# Where each event type we publish goes. Program certificate events have their own topic (seed 000).
+EVENT_BUS_PRODUCER_TOPICS = {
+    "org.openedx.learning.program.certificate.awarded.v1": env_str(
+        "EVENT_BUS_PROGRAM_CERTIFICATE_TOPIC", "learning-program-certificate-lifecycle"
+    ),
+    "org.openedx.learning.program.certificate.revoked.v1": env_str(
+        "EVENT_BUS_PROGRAM_CERTIFICATE_TOPIC", "learning-program-certificate-lifecycle"
+    ),
+}
 
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"

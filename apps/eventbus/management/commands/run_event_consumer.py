@@ -1,0 +1,89 @@
+"""The event-bus consumer worker: read a batch, apply it through the wrapper, acknowledge, relay."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from types import FrameType
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections, connection
+
+from apps.eventbus.buses.redis_streams import RedisStreamConsumer
+from apps.eventbus.consumer import InfrastructureError, process_messages
+from apps.eventbus.services import relay_outbox, relaying_inline
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class Command(BaseCommand):
+    help = "Consume openedx-events from one topic, at most once in effect, parking bad events."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--topic", required=True, help="Topic without the environment prefix.")
+        parser.add_argument("--group", default=settings.EVENT_BUS_CONSUMER_GROUP, help="Consumer group.")
+        parser.add_argument("--consumer", default=f"{socket.gethostname()}-{os.getpid()}", help="Name in the group.")
+        parser.add_argument("--batch-size", type=int, default=100)
+        parser.add_argument("--block-ms", type=int, default=1000, help="How long one read waits for messages.")
+        parser.add_argument(
+            "--exit-when-idle", type=float, default=0, help="Stop after this many idle seconds (tests)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._stop = False
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        consumer = RedisStreamConsumer(topic=options["topic"], group=options["group"], consumer=options["consumer"])
+        self.stdout.write(f"Consuming {consumer.stream} as {options['group']}/{options['consumer']}")
+        backoff = 1.0
+        idle_since = time.monotonic()
+        with relaying_inline():
+            while not self._stop:
+                try:
+                    messages = consumer.read(count=options["batch_size"], block_ms=options["block_ms"])
+                except redis.RedisError as exc:
+                    log.warning("Cannot read from Redis (%s); retrying in %.0fs", exc, backoff)
+                    backoff = self._sleep(backoff)
+                    continue
+                if not messages:
+                    if options["exit_when_idle"] and time.monotonic() - idle_since > options["exit_when_idle"]:
+                        break
+                    continue
+                idle_since = time.monotonic()
+                try:
+                    result = process_messages(messages)
+                except InfrastructureError as exc:
+                    # Nothing was applied or parked: read the same messages again once we recover.
+                    log.error("Batch of %d not applied, database unavailable: %s", len(messages), exc)
+                    connection.close()
+                    consumer.rewind()
+                    backoff = self._sleep(backoff)
+                    continue
+                consumer.ack(m.message_id for m in messages)
+                backoff = 1.0
+                log.info(
+                    "batch: %d processed, %d duplicates, %d parked, %d ignored",
+                    result.processed,
+                    result.duplicates,
+                    result.parked,
+                    result.ignored,
+                )
+                relay_outbox()
+                close_old_connections()
+        consumer.close()
+        self.stdout.write("Consumer stopped.")
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = True
+
+    def _sleep(self, backoff: float) -> float:
+        time.sleep(backoff)
+        return min(backoff * 2, MAX_BACKOFF_SECONDS)

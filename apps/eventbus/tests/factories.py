@@ -1,0 +1,28 @@
+"""Build incoming messages exactly as the LMS's producer would put them on the bus."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from edx_event_bus_redis.internal.utils import get_headers_from_metadata
+from openedx_events.event_bus.avro.serializer import serialize_event_data_to_bytes
+from openedx_events.tooling import OpenEdxPublicSignal
+
+from apps.eventbus.data import IncomingMessage
+
+
+def incoming_message(
+    signal: OpenEdxPublicSignal, *, topic: str = "test-topic", event_id: uuid.UUID | None = None, **event_data: Any
+) -> IncomingMessage:
+    """An LMS-shaped message for `signal` carrying `event_data` (openedx-events data classes)."""
+    metadata = signal.generate_signal_metadata()
+    if event_id is not None:
+        metadata.id = event_id
+    headers = {k.decode(): v.decode() for k, v in get_headers_from_metadata(metadata).items()}
+    return IncomingMessage(
+        topic=topic,
+        message_id=f"{uuid.uuid4().int % 10**12}-0",
+        headers=headers,
+        payload=serialize_event_data_to_bytes(event_data, signal),
+    )
