@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import attr
 from edx_event_bus_redis.internal.utils import get_headers_from_metadata
 from openedx_events.event_bus.avro.serializer import serialize_event_data_to_bytes
 from openedx_events.tooling import OpenEdxPublicSignal
@@ -18,7 +19,7 @@ def incoming_message(
     """An LMS-shaped message for `signal` carrying `event_data` (openedx-events data classes)."""
     metadata = signal.generate_signal_metadata()
     if event_id is not None:
-        metadata.id = event_id
+        metadata = attr.evolve(metadata, id=event_id)
     headers = {k.decode(): v.decode() for k, v in get_headers_from_metadata(metadata).items()}
     return IncomingMessage(
         topic=topic,
