@@ -122,6 +122,10 @@ CELERY_BEAT_SCHEDULE = {
 # Redis streams by default (the embedded Redis locally), laid out as edx-event-bus-redis does.
 EVENT_BUS_BACKEND = env_str("EVENT_BUS_BACKEND", "redis")
 EVENT_BUS_REDIS_URL = env_str("EVENT_BUS_REDIS_URL") or REDIS_URL
+# The same server under edx-event-bus-redis's name, so its producer (an LMS's) works in tests and tools.
+EVENT_BUS_REDIS_CONNECTION_URL = EVENT_BUS_REDIS_URL
+# A consumer claims messages another consumer of its group read but left unacknowledged this long.
+EVENT_BUS_REDIS_CLAIM_IDLE_MS = env_int("EVENT_BUS_REDIS_CLAIM_IDLE_MS", 60_000)
 EVENT_BUS_REDIS_STREAM_MAX_LEN = env_int("EVENT_BUS_REDIS_STREAM_MAX_LEN", 100_000)
 EVENT_BUS_TOPIC_PREFIX = env_str("EVENT_BUS_TOPIC_PREFIX", "dev")
 EVENT_BUS_CONSUMER_GROUP = env_str("EVENT_BUS_CONSUMER_GROUP", "credentials")

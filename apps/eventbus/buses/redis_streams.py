@@ -68,6 +68,8 @@ class RedisStreamConsumer:
 
     def read(self, *, count: int, block_ms: int) -> list[IncomingMessage]:
         """The next messages: this consumer's pending ones first (after a crash), then new ones."""
+        if not self._pending_done:
+            self._claim_abandoned(count=count)
         start = "0" if not self._pending_done else ">"
         response: Any = self.client.xreadgroup(
             self.group, self.consumer, {self.stream: start}, count=count, block=None if start == "0" else block_ms
@@ -77,6 +79,13 @@ class RedisStreamConsumer:
             self._pending_done = True
             return self.read(count=count, block_ms=block_ms)
         return [self._to_message(message_id, fields) for message_id, fields in entries]
+
+    def _claim_abandoned(self, *, count: int) -> None:
+        # Messages a crashed consumer of the group read but never acknowledged (a pod that did not
+        # come back under its name) become ours once idle long enough; they are then our pending ones.
+        self.client.xautoclaim(
+            self.stream, self.group, self.consumer, min_idle_time=settings.EVENT_BUS_REDIS_CLAIM_IDLE_MS, count=count
+        )
 
     def _to_message(self, message_id: bytes, fields: dict[bytes, bytes] | None) -> IncomingMessage:
         # A pending entry whose message was trimmed from the stream comes back with no fields.
