@@ -20,6 +20,7 @@ __all__ = [
     "CatalogNotFoundError",
     "get_course_run",
     "get_program",
+    "get_program_by_id",
     "list_programs",
     "list_programs_with_courses",
     "load_program",
@@ -139,6 +140,17 @@ def get_program(*, program_uuid: uuid.UUID) -> ProgramData:
             for course_id, ((course_uuid, key, title), runs) in courses.items()
         ),
     )
+
+
+def get_program_by_id(*, program_id: int) -> ProgramData:
+    """The program with this primary key, as `get_program` returns it (one query more). Raises
+    CatalogNotFoundError."""
+    program_uuid = Program.objects.filter(pk=program_id).values_list("uuid", flat=True).first()
+    if program_uuid is None:
+        raise CatalogNotFoundError(
+            f"No program with id {program_id}.", code=CatalogErrorCode.PROGRAM_NOT_FOUND, field="program_id"
+        )
+    return get_program(program_uuid=program_uuid)
 
 
 def list_programs_with_courses(*, course_run_ids: Iterable[int] | None = None) -> list[ProgramData]:

@@ -22,6 +22,7 @@ __all__ = [
     "get_learner",
     "get_or_create_learner",
     "is_privileged",
+    "lock_learner",
     "request_user",
 ]
 
@@ -49,6 +50,13 @@ def get_learner(*, username: str) -> User:
         raise NotFoundError(
             f"No learner {username!r}.", code=CoreErrorCode.MISSING_IDENTITY, field="username"
         ) from None
+
+
+def lock_learner(*, user_id: int) -> User:
+    """Lock the user's row until the caller's transaction ends, and return it: changes to one
+    learner's data that depend on each other (their credentials) queue up behind it. Must run inside
+    a transaction; raises User.DoesNotExist."""
+    return User.objects.select_for_update().get(pk=user_id)
 
 
 def get_or_create_learner(

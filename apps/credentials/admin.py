@@ -15,7 +15,17 @@ from django.utils.html import format_html
 from apps.core.api import request_user
 
 from . import selectors, services
-from .models import CourseCertificate, CredentialStatus, ProgramCertificate, Signatory, UserCredential, UserGrade
+from .exceptions import CredentialsError
+from .models import (
+    CertificateMode,
+    CourseCertificate,
+    CredentialStatus,
+    ProgramCertificate,
+    ProgramTypeConfiguration,
+    Signatory,
+    UserCredential,
+    UserGrade,
+)
 
 TIMESTAMPS = ("created", "modified")
 
@@ -59,8 +69,8 @@ class CourseCertificateAdmin(admin.ModelAdmin[CourseCertificate]):
 
 @admin.register(ProgramCertificate)
 class ProgramCertificateAdmin(admin.ModelAdmin[ProgramCertificate]):
-    list_display = ("program", "title_override", "is_active")
-    list_filter = ("is_active",)
+    list_display = ("program", "title_override", "is_active", "is_revocation_enabled")
+    list_filter = ("is_active", "is_revocation_enabled")
     list_select_related = ("program",)
     search_fields = ("program__title", "title_override")
     autocomplete_fields = ("program",)
@@ -73,8 +83,49 @@ class ProgramCertificateAdmin(admin.ModelAdmin[ProgramCertificate]):
         self, request: HttpRequest, obj: ProgramCertificate, form: forms.ModelForm[ProgramCertificate], change: bool
     ) -> None:
         saved = services.configure_program_certificate(
-            program_uuid=obj.program.uuid, title_override=obj.title_override, is_active=obj.is_active
+            program_uuid=obj.program.uuid,
+            title_override=obj.title_override,
+            is_active=obj.is_active,
+            is_revocation_enabled=obj.is_revocation_enabled,
         )
+        _adopt(obj, saved)
+
+
+class ProgramTypeConfigurationForm(forms.ModelForm[ProgramTypeConfiguration]):
+    eligible_modes = forms.MultipleChoiceField(
+        choices=CertificateMode.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Course certificate modes that count towards this type's program certificates. "
+        "Run recompute_program_certificates for its programs after a change.",
+    )
+
+    class Meta:
+        model = ProgramTypeConfiguration
+        fields = ("type_slug", "eligible_modes")
+
+
+@admin.register(ProgramTypeConfiguration)
+class ProgramTypeConfigurationAdmin(admin.ModelAdmin[ProgramTypeConfiguration]):
+    form = ProgramTypeConfigurationForm
+    list_display = ("type_slug", "modes", "modified")
+    search_fields = ("type_slug",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ProgramTypeConfiguration | None = None) -> tuple[str, ...]:
+        # The slug is the row's identity for the service; another type gets its own row.
+        return ("type_slug", *TIMESTAMPS) if obj else TIMESTAMPS
+
+    @admin.display(description="eligible modes")
+    def modes(self, configuration: ProgramTypeConfiguration) -> str:
+        return ", ".join(configuration.eligible_modes)
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: ProgramTypeConfiguration,
+        form: forms.ModelForm[ProgramTypeConfiguration],
+        change: bool,
+    ) -> None:
+        saved = services.configure_program_type(type_slug=obj.type_slug, eligible_modes=obj.eligible_modes)
         _adopt(obj, saved)
 
 
@@ -113,6 +164,15 @@ class UserCredentialForm(forms.ModelForm[UserCredential]):
         for name in ("download_url", "visible_date"):
             if getattr(self.instance, name) and not cleaned_data.get(name) and name not in self.errors:
                 self.add_error(name, "This cannot be cleared here; set a new value instead.")
+        if (
+            isinstance(self.instance.credential, ProgramCertificate)
+            and "status" in self.changed_data
+            and self.instance.user.lms_user_id is None
+        ):
+            raise forms.ValidationError(
+                "This learner has no LMS user id, which the program certificate event must carry.",
+                code="no_lms_user_id",
+            )
         detail_changes = {"download_url", "visible_date"} & set(self.changed_data)
         if cleaned_data.get("status") == CredentialStatus.REVOKED and detail_changes:
             raise forms.ValidationError(
@@ -207,10 +267,14 @@ class UserCredentialAdmin(admin.ModelAdmin[UserCredential]):
             if credential.status == to:
                 unchanged += 1
                 continue
-            if to == CredentialStatus.REVOKED:
-                services.revoke_credential(user=credential.user, configuration=configuration)
-            else:
-                services.award_credential(user=credential.user, configuration=configuration)
+            try:
+                if to == CredentialStatus.REVOKED:
+                    services.revoke_credential(user=credential.user, configuration=configuration)
+                else:
+                    services.award_credential(user=credential.user, configuration=configuration)
+            except CredentialsError as exc:
+                self.message_user(request, f"{credential.uuid}: {exc.message}", messages.ERROR)
+                continue
             changed += 1
         verb = "Revoked" if to == CredentialStatus.REVOKED else "Re-awarded"
         self.message_user(request, f"{verb} {changed} credential(s); {unchanged} already {to}.", messages.SUCCESS)

@@ -35,3 +35,13 @@ class ProgramCertificateStatusData:
     status: str
     visible_date: datetime.datetime | None
     awarded_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class ProgramCompletionData:
+    """One learner's program after the completion engine looked at it."""
+
+    program_uuid: uuid.UUID
+    complete: bool
+    status: str | None  # of the learner's program certificate; None: they never had one
+    changed: bool  # awarded or revoked by this evaluation (an event was enqueued)

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -67,7 +68,11 @@ class ProgramCertificate(TimeStampedModel):
     """A program's certificate: what a program-certificate UserCredential points at."""
 
     program = models.OneToOneField("catalog.Program", on_delete=models.PROTECT, related_name="certificate")
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Inactive: learners who complete the program get nothing.")
+    is_revocation_enabled = models.BooleanField(
+        default=False,
+        help_text="Revoke a learner's program certificate when a course certificate it needs is revoked.",
+    )
     title_override = models.CharField(max_length=255, blank=True, help_text="Shown instead of the program's title.")
     signatories = models.ManyToManyField(Signatory, blank=True)
     user_credentials = GenericRelation(
@@ -79,6 +84,32 @@ class ProgramCertificate(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title_override or self.program.title
+
+
+class ProgramTypeConfiguration(TimeStampedModel):
+    """Which course certificate modes count towards the program certificates of one program type.
+    Program types without a row use the PROGRAM_CERTIFICATE_ELIGIBLE_MODES setting."""
+
+    type_slug = models.SlugField(
+        max_length=64, unique=True, help_text="The catalog's program type slug, e.g. micromasters."
+    )
+    eligible_modes = models.JSONField(
+        default=list,
+        help_text="Course certificate modes that count. Run recompute_program_certificates after a change.",
+    )
+
+    class Meta:
+        ordering = ["type_slug"]
+
+    def __str__(self) -> str:
+        return self.type_slug
+
+    def clean(self) -> None:
+        unknown = sorted(set(self.eligible_modes or []) - set(CertificateMode.values))
+        if unknown:
+            raise ValidationError({"eligible_modes": f"Unknown modes: {', '.join(unknown)}."}, code="invalid")
+        if not self.eligible_modes:
+            raise ValidationError({"eligible_modes": "Choose at least one mode."}, code="required")
 
 
 class CredentialStatus(models.TextChoices):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.db.models import QuerySet
@@ -13,7 +14,14 @@ from apps.core.api import User, is_privileged
 
 from .data import CourseCertificateData, GradeData, ProgramCertificateStatusData
 from .exceptions import CredentialsErrorCode, CredentialsNotFoundError
-from .models import CourseCertificate, ProgramCertificate, UserCredential, UserGrade
+from .models import (
+    CourseCertificate,
+    CredentialStatus,
+    ProgramCertificate,
+    ProgramTypeConfiguration,
+    UserCredential,
+    UserGrade,
+)
 
 # The public names of credential kinds, as the LMS's API spells them.
 COURSE_RUN = "course-run"
@@ -178,3 +186,64 @@ def list_course_results(
         for run_id, mode, credential_uuid, status, download_url, visible_date, awarded_at in certificate_rows
     ]
     return grades, certificates
+
+
+# --- the program completion engine's reads -------------------------------------------------------
+
+
+def list_awarded_course_certificates(*, user_id: int, course_run_ids: Iterable[int]) -> list[CourseCertificateData]:
+    """The learner's awarded course certificates (every mode) in these runs, in one query."""
+    rows = (
+        CourseCertificate.objects.filter(
+            course_run_id__in=list(course_run_ids),
+            user_credentials__user_id=user_id,
+            user_credentials__status=CredentialStatus.AWARDED,
+        )
+        .order_by()
+        .values_list(
+            "course_run_id",
+            "certificate_type",
+            "user_credentials__uuid",
+            "user_credentials__download_url",
+            "user_credentials__visible_date",
+            "user_credentials__awarded_at",
+        )
+    )
+    return [
+        CourseCertificateData(
+            uuid=credential_uuid,
+            course_run_id=run_id,
+            mode=mode,
+            status=CredentialStatus.AWARDED,
+            download_url=download_url,
+            visible_date=visible_date,
+            awarded_at=awarded_at,
+        )
+        for run_id, mode, credential_uuid, download_url, visible_date, awarded_at in rows
+    ]
+
+
+def get_eligible_modes(*, program_type_slugs: Iterable[str]) -> dict[str, frozenset[str]]:
+    """For each program type, the course certificate modes that count towards its program
+    certificates: its ProgramTypeConfiguration, else the PROGRAM_CERTIFICATE_ELIGIBLE_MODES setting.
+    One query whatever the number of types."""
+    slugs = set(program_type_slugs)
+    configured = dict(
+        ProgramTypeConfiguration.objects.filter(type_slug__in=slugs).values_list("type_slug", "eligible_modes")
+    )
+    default = frozenset(settings.PROGRAM_CERTIFICATE_ELIGIBLE_MODES)
+    return {slug: frozenset(configured[slug]) if slug in configured else default for slug in slugs}
+
+
+def list_certified_learner_ids(*, course_run_ids: Iterable[int]) -> list[int]:
+    """Users with an awarded course certificate in any of these runs, in pk order, in one query."""
+    return list(
+        UserCredential.objects.filter(
+            credential_content_type=ContentType.objects.get_for_model(CourseCertificate),
+            credential_id__in=CourseCertificate.objects.filter(course_run_id__in=list(course_run_ids)).values("pk"),
+            status=CredentialStatus.AWARDED,
+        )
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )

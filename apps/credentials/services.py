@@ -1,22 +1,54 @@
-"""Writes: awarding, revoking, grades and certificate configurations. Each service owns its transaction."""
+"""Writes: awarding, revoking, grades, certificate configurations and the program completion engine.
+Each service owns its transaction."""
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from decimal import Decimal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
+from openedx_events.learning.data import ProgramCertificateData, UserData, UserPersonalData
+from openedx_events.learning.data import ProgramData as EventProgramData
+from openedx_events.learning.signals import PROGRAM_CERTIFICATE_AWARDED, PROGRAM_CERTIFICATE_REVOKED
 
-from apps.catalog.api import get_course_run, get_program
+from apps.catalog.api import get_course_run, get_program, get_program_by_id, list_programs_with_courses
+from apps.catalog.data import CourseRunData, ProgramData
 from apps.core.api import User
+from apps.eventbus.api import enqueue_event
 
+from . import selectors
+from .data import CourseCertificateData, ProgramCompletionData
 from .exceptions import CredentialsError, CredentialsErrorCode
-from .lock_objects import lock_user_credential
-from .models import CourseCertificate, CredentialStatus, ProgramCertificate, UserCredential, UserGrade
+from .lock_objects import lock_learner_credentials, lock_user_credential
+from .models import (
+    CertificateMode,
+    CourseCertificate,
+    CredentialStatus,
+    ProgramCertificate,
+    ProgramTypeConfiguration,
+    UserCredential,
+    UserGrade,
+)
+
+# The catalog's pacing of runs whose certificates wait for the run's certificate available date.
+INSTRUCTOR_PACED = "instructor_paced"
+
+
+@dataclass(frozen=True)
+class CredentialOutcome:
+    """What an award or a revocation did. `status_changed` is true only when the credential went from
+    not awarded to awarded, or from awarded to revoked: only then are programs re-evaluated and events
+    published."""
+
+    credential: UserCredential
+    status_changed: bool
 
 
 def award_credential(
@@ -27,40 +59,87 @@ def award_credential(
     visible_date: datetime.datetime | None = None,
 ) -> UserCredential:
     """Award the credential of `configuration` to `user`, re-awarding a revoked one. Idempotent: an
-    awarded credential keeps its uuid and award time; only a changed url or visible date is saved."""
-    now = timezone.now()
+    awarded credential keeps its uuid and award time; only a changed url or visible date is saved.
+    A real change to a program certificate enqueues PROGRAM_CERTIFICATE_AWARDED; one to a course
+    certificate re-evaluates the learner's programs containing its course."""
     with transaction.atomic():
-        credential, created = _lock_or_create(
-            user=user,
-            configuration=configuration,
-            status=CredentialStatus.AWARDED,
-            download_url=download_url,
-            visible_date=visible_date,
-            awarded_at=now,
-        )
-        if created:
-            return credential
-        updates: dict[str, object] = {}
-        if credential.status != CredentialStatus.AWARDED:
-            updates.update(status=CredentialStatus.AWARDED, awarded_at=now, revoked_at=None)
-        if download_url and credential.download_url != download_url:
-            updates["download_url"] = download_url
-        if visible_date is not None and credential.visible_date != visible_date:
-            updates["visible_date"] = visible_date
-        return _apply(credential, updates)
+        lock_learner_credentials(user_id=user.pk)
+        outcome = _award(user=user, configuration=configuration, download_url=download_url, visible_date=visible_date)
+        if outcome.status_changed:
+            _follow_status_change(user=user, configuration=configuration, credential=outcome.credential)
+        return outcome.credential
 
 
 def revoke_credential(*, user: User, configuration: Model) -> UserCredential:
     """Revoke the learner's credential of `configuration`. Idempotent. A credential never seen before
-    is recorded as revoked, so the issuer's word is kept even when the award was missed."""
-    now = timezone.now()
+    is recorded as revoked, so the issuer's word is kept even when the award was missed. Revoking an
+    awarded program certificate enqueues PROGRAM_CERTIFICATE_REVOKED; revoking an awarded course
+    certificate re-evaluates the learner's programs containing its course."""
     with transaction.atomic():
-        credential, created = _lock_or_create(
-            user=user, configuration=configuration, status=CredentialStatus.REVOKED, revoked_at=now
+        lock_learner_credentials(user_id=user.pk)
+        outcome = _revoke(user=user, configuration=configuration)
+        if outcome.status_changed:
+            _follow_status_change(user=user, configuration=configuration, credential=outcome.credential)
+        return outcome.credential
+
+
+def _award(
+    *,
+    user: User,
+    configuration: Model,
+    download_url: str = "",
+    visible_date: datetime.datetime | None = None,
+) -> CredentialOutcome:
+    # The caller holds a transaction and the learner's lock.
+    now = timezone.now()
+    credential, created = _lock_or_create(
+        user=user,
+        configuration=configuration,
+        status=CredentialStatus.AWARDED,
+        download_url=download_url,
+        visible_date=visible_date,
+        awarded_at=now,
+    )
+    if created:
+        return CredentialOutcome(credential, status_changed=True)
+    updates: dict[str, object] = {}
+    status_changed = credential.status != CredentialStatus.AWARDED
+    if status_changed:
+        updates.update(status=CredentialStatus.AWARDED, awarded_at=now, revoked_at=None)
+    if download_url and credential.download_url != download_url:
+        updates["download_url"] = download_url
+    if visible_date is not None and credential.visible_date != visible_date:
+        updates["visible_date"] = visible_date
+    return CredentialOutcome(_apply(credential, updates), status_changed=status_changed)
+
+
+def _revoke(*, user: User, configuration: Model) -> CredentialOutcome:
+    # The caller holds a transaction and the learner's lock.
+    now = timezone.now()
+    credential, created = _lock_or_create(
+        user=user, configuration=configuration, status=CredentialStatus.REVOKED, revoked_at=now
+    )
+    if created or credential.status == CredentialStatus.REVOKED:
+        # Nothing was awarded before, so nothing was taken away: no follow-up.
+        return CredentialOutcome(credential, status_changed=False)
+    return CredentialOutcome(
+        _apply(credential, {"status": CredentialStatus.REVOKED, "revoked_at": now}), status_changed=True
+    )
+
+
+def _follow_status_change(*, user: User, configuration: Model, credential: UserCredential) -> None:
+    """What a real status change sets off, in the same transaction: a program certificate's is
+    announced; a course certificate's re-evaluates the programs that contain its course."""
+    if isinstance(configuration, ProgramCertificate):
+        _enqueue_program_certificate_event(
+            user=user, credential=credential, program=get_program_by_id(program_id=configuration.program_id)
         )
-        if created or credential.status == CredentialStatus.REVOKED:
-            return credential
-        return _apply(credential, {"status": CredentialStatus.REVOKED, "revoked_at": now})
+    elif isinstance(configuration, CourseCertificate):
+        _evaluate_programs(
+            user=user,
+            programs=list_programs_with_courses(course_run_ids=[configuration.course_run_id]),
+            allow_revoke=credential.status == CredentialStatus.REVOKED,
+        )
 
 
 def _lock_or_create(*, user: User, configuration: Model, **fields: object) -> tuple[UserCredential, bool]:
@@ -156,6 +235,172 @@ def revoke_program_certificate(*, user: User, program_uuid: uuid.UUID) -> UserCr
     return revoke_credential(user=user, configuration=configuration)
 
 
+# --- the LMS's course certificates ---------------------------------------------------------------
+
+
+def record_course_certificate(
+    *, user: User, course_run_key: str, mode: str, is_awarded: bool, download_url: str = ""
+) -> UserCredential:
+    """Apply the LMS's word on a learner's course certificate: award it (visible from the run's
+    certificate available date when that is still ahead) or revoke it; on a real change, re-evaluate
+    the learner's programs containing the course. A missing configuration for the run in `mode` is
+    created (the LMS decides which modes issue certificates); an existing one is left as it is.
+    Idempotent. Raises CatalogNotFoundError for an unknown run, CredentialsError for an unknown mode."""
+    if mode not in CertificateMode.values:
+        raise CredentialsError(
+            f"Unknown certificate mode {mode!r}.", code=CredentialsErrorCode.UNKNOWN_MODE, field="mode"
+        )
+    run = get_course_run(key=course_run_key)
+    with transaction.atomic():
+        lock_learner_credentials(user_id=user.pk)
+        configuration, _ = CourseCertificate.objects.get_or_create(course_run_id=run.id, certificate_type=mode)
+        if is_awarded:
+            outcome = _award(
+                user=user,
+                configuration=configuration,
+                download_url=download_url,
+                visible_date=_course_certificate_visible_date(run),
+            )
+        else:
+            outcome = _revoke(user=user, configuration=configuration)
+        if outcome.status_changed:
+            _follow_status_change(user=user, configuration=configuration, credential=outcome.credential)
+        return outcome.credential
+
+
+def _course_certificate_visible_date(run: CourseRunData) -> datetime.datetime | None:
+    # As the LMS does: an instructor-paced run's certificates wait for its certificate available date.
+    # A self-paced run's, or one whose date has passed, are visible from their award (None).
+    available = run.certificate_available_date
+    if run.pacing_type == INSTRUCTOR_PACED and available is not None and available > timezone.now():
+        return available
+    return None
+
+
+# --- the program completion engine ---------------------------------------------------------------
+
+
+def recompute_program_certificate(*, user_id: int, program: ProgramData) -> ProgramCompletionData:
+    """Re-evaluate one learner's certificate of `program` (after a catalog or configuration change):
+    award it when they completed the program and do not hold it. Never revokes: a changed catalog is
+    not a revoked course certificate. Idempotent. Raises CredentialsError when the program has no
+    certificate configuration."""
+    with transaction.atomic():
+        user = lock_learner_credentials(user_id=user_id)
+        results = _evaluate_programs(user=user, programs=[program], allow_revoke=False)
+    if not results:
+        raise CredentialsError(
+            f"No certificate is configured for program {program.uuid}.",
+            code=CredentialsErrorCode.NO_CONFIGURATION,
+            field="program_uuid",
+        )
+    return results[0]
+
+
+def _evaluate_programs(
+    *, user: User, programs: Sequence[ProgramData], allow_revoke: bool
+) -> list[ProgramCompletionData]:
+    """Award each configured program the learner completed and does not hold; when `allow_revoke`
+    (a course certificate was just revoked) and the program enables it, revoke an incomplete one.
+    The caller holds a transaction and the learner's lock, so no other change of theirs interleaves."""
+    configurations = {
+        c.program_id: c for c in ProgramCertificate.objects.filter(program_id__in=[p.id for p in programs])
+    }
+    programs = [p for p in programs if p.id in configurations]
+    if not programs:
+        return []
+    earned = selectors.list_awarded_course_certificates(
+        user_id=user.pk, course_run_ids={run_id for p in programs for run_id in p.course_run_ids}
+    )
+    eligible_modes = selectors.get_eligible_modes(program_type_slugs={p.type_slug for p in programs})
+    held = selectors.list_program_certificate_statuses(user=user, program_ids=[p.id for p in programs])
+    results = []
+    for program in programs:
+        configuration = configurations[program.id]
+        current = held.get(program.id)
+        status = current.status if current else None
+        completed_visible_date = _completion_visible_date(
+            program=program, earned=earned, eligible_modes=eligible_modes[program.type_slug]
+        )
+        outcome = None
+        if completed_visible_date is not None:
+            if configuration.is_active and (
+                current is None
+                or current.status != CredentialStatus.AWARDED
+                or current.visible_date != completed_visible_date
+            ):
+                outcome = _award(user=user, configuration=configuration, visible_date=completed_visible_date)
+        elif allow_revoke and configuration.is_revocation_enabled and status == CredentialStatus.AWARDED:
+            outcome = _revoke(user=user, configuration=configuration)
+        if outcome is not None:
+            status = outcome.credential.status
+            if outcome.status_changed:
+                _enqueue_program_certificate_event(user=user, credential=outcome.credential, program=program)
+        results.append(
+            ProgramCompletionData(
+                program_uuid=program.uuid,
+                complete=completed_visible_date is not None,
+                status=status,
+                changed=bool(outcome and outcome.status_changed),
+            )
+        )
+    return results
+
+
+def _completion_visible_date(
+    *, program: ProgramData, earned: Iterable[CourseCertificateData], eligible_modes: frozenset[str]
+) -> datetime.datetime | None:
+    """When the learner's completion of `program` becomes visible, or None if they did not complete it.
+
+    Complete: every course of the program has an awarded certificate in an eligible mode in any of its
+    runs. Each course counts from its earliest visible such certificate (visible date, else award time);
+    the program from the latest of those. A program without courses is never complete.
+    """
+    if not program.courses:
+        return None
+    visible_by_run: dict[int, list[datetime.datetime]] = {}
+    for certificate in earned:
+        if certificate.mode in eligible_modes:
+            visible = certificate.visible_date or certificate.awarded_at or timezone.now()
+            visible_by_run.setdefault(certificate.course_run_id, []).append(visible)
+    latest: datetime.datetime | None = None
+    for course in program.courses:
+        dates = [date for run in course.runs for date in visible_by_run.get(run.id, ())]
+        if not dates:
+            return None
+        course_visible = min(dates)
+        latest = course_visible if latest is None else max(latest, course_visible)
+    return latest
+
+
+def _enqueue_program_certificate_event(*, user: User, credential: UserCredential, program: ProgramData) -> None:
+    """PROGRAM_CERTIFICATE_AWARDED or _REVOKED for the credential's status, in the caller's transaction."""
+    if user.lms_user_id is None:
+        # The event names learners by LMS id; anything else could name another learner.
+        raise CredentialsError(
+            f"Learner {user} has no LMS user id, which a program certificate event must carry.",
+            code=CredentialsErrorCode.NO_LMS_USER_ID,
+        )
+    awarded = credential.status == CredentialStatus.AWARDED
+    enqueue_event(
+        signal=PROGRAM_CERTIFICATE_AWARDED if awarded else PROGRAM_CERTIFICATE_REVOKED,
+        # One key per learner and program, so the relay keeps their awarded/revoked events in order.
+        key=f"{user.lms_user_id}:{program.uuid}",
+        program_certificate=ProgramCertificateData(
+            user=UserData(
+                id=user.lms_user_id,
+                is_active=user.is_active,
+                pii=UserPersonalData(username=user.username or "", email=user.email or "", name=user.full_name),
+            ),
+            program=EventProgramData(uuid=str(program.uuid), title=program.title, program_type=program.type_slug),
+            uuid=str(credential.uuid),
+            status=credential.status,
+            url=f"{settings.CREDENTIALS_PUBLIC_URL}/api/v1/credentials/{credential.uuid}/",
+            certificate_available_date=credential.visible_date or credential.awarded_at,
+        ),
+    )
+
+
 # --- configurations ----------------------------------------------------------------------------
 
 
@@ -171,36 +416,72 @@ def configure_course_certificate(
 
 
 def configure_program_certificate(
-    *, program_uuid: uuid.UUID, title_override: str = "", is_active: bool = True
+    *,
+    program_uuid: uuid.UUID,
+    title_override: str = "",
+    is_active: bool = True,
+    is_revocation_enabled: bool = False,
 ) -> ProgramCertificate:
-    """Create or update the program's certificate configuration. Idempotent."""
+    """Create or update the program's certificate configuration. Idempotent. Learners who completed
+    the program before it was configured get theirs from `recompute_program_certificates`."""
     program = get_program(program_uuid=program_uuid)
     configuration, _ = ProgramCertificate.objects.update_or_create(
-        program_id=program.id, defaults={"title_override": title_override, "is_active": is_active}
+        program_id=program.id,
+        defaults={
+            "title_override": title_override,
+            "is_active": is_active,
+            "is_revocation_enabled": is_revocation_enabled,
+        },
+    )
+    return configuration
+
+
+def configure_program_type(*, type_slug: str, eligible_modes: Iterable[str]) -> ProgramTypeConfiguration:
+    """Create or update which course certificate modes count towards programs of this type.
+    Idempotent; raises CredentialsError for no mode or an unknown one."""
+    modes = sorted(set(eligible_modes))
+    unknown = [mode for mode in modes if mode not in CertificateMode.values]
+    if unknown or not modes:
+        raise CredentialsError(
+            f"Unknown modes: {', '.join(unknown)}." if unknown else "Choose at least one mode.",
+            code=CredentialsErrorCode.UNKNOWN_MODE,
+            field="eligible_modes",
+        )
+    configuration, _ = ProgramTypeConfiguration.objects.update_or_create(
+        type_slug=type_slug, defaults={"eligible_modes": modes}
     )
     return configuration
 
 
 # --- grades ------------------------------------------------------------------------------------
 
+PERCENT_PLACES = Decimal("0.0001")  # UserGrade.percent_grade's decimal places
+
 
 def record_grade(
     *,
     user: User,
     course_run_key: str,
-    percent_grade: Decimal,
+    percent_grade: Decimal | None,
     passed: bool,
-    letter_grade: str = "",
+    letter_grade: str | None = "",
+    passed_at: datetime.datetime | None = None,
     lms_last_updated_at: datetime.datetime | None = None,
 ) -> UserGrade:
     """Record the learner's grade in a course run. An update older than the stored one (by the LMS's
-    timestamp) is ignored, so out-of-order delivery never rolls a grade back. Idempotent."""
-    if not Decimal(0) <= Decimal(percent_grade) <= Decimal(1):
+    timestamp) is ignored, so out-of-order delivery never rolls a grade back. A None percent or letter
+    (a passing-status event carries neither) keeps the stored one; a new grade starts at 0 and "".
+    `passed_at` is the LMS's time of passing (default: now, when first passing). Idempotent. Raises
+    CredentialsError for a percent outside 0..1 and CatalogNotFoundError for an unknown run."""
+    percent = None if percent_grade is None else Decimal(percent_grade)
+    if percent is not None and not (percent.is_finite() and Decimal(0) <= percent <= Decimal(1)):
         raise CredentialsError(
             f"percent_grade must be between 0 and 1, got {percent_grade}.",
             code=CredentialsErrorCode.INVALID_GRADE,
             field="percent_grade",
         )
+    if percent is not None:
+        percent = percent.quantize(PERCENT_PLACES, rounding=ROUND_HALF_UP)
     run = get_course_run(key=course_run_key)
     now = timezone.now()
     with transaction.atomic():
@@ -211,21 +492,23 @@ def record_grade(
                     return UserGrade.objects.create(
                         user=user,
                         course_run_id=run.id,
-                        letter_grade=letter_grade,
-                        percent_grade=percent_grade,
+                        letter_grade=letter_grade or "",
+                        percent_grade=percent if percent is not None else Decimal(0),
                         passed=passed,
-                        passed_timestamp=now if passed else None,
+                        passed_timestamp=(passed_at or now) if passed else None,
                         lms_last_updated_at=lms_last_updated_at,
                     )
             except IntegrityError:
                 grade = UserGrade.objects.select_for_update().get(user=user, course_run_id=run.id)
         if lms_last_updated_at and grade.lms_last_updated_at and lms_last_updated_at < grade.lms_last_updated_at:
             return grade
-        grade.letter_grade = letter_grade
-        grade.percent_grade = Decimal(percent_grade)
-        if passed and not grade.passed:
-            grade.passed_timestamp = now
-        elif not passed:
+        if letter_grade is not None:
+            grade.letter_grade = letter_grade
+        if percent is not None:
+            grade.percent_grade = percent
+        if passed:
+            grade.passed_timestamp = passed_at or (grade.passed_timestamp if grade.passed else now)
+        else:
             grade.passed_timestamp = None
         grade.passed = passed
         grade.lms_last_updated_at = lms_last_updated_at or grade.lms_last_updated_at

@@ -54,6 +54,17 @@ def test_get_program_for_an_unknown_uuid_raises_not_found() -> None:
     assert str(unknown) in error.value.message
 
 
+def test_get_program_by_id_is_get_program_by_primary_key() -> None:
+    # given
+    program = ProgramFactory(course_count=2)
+    # when
+    data = api.get_program_by_id(program_id=program.pk)
+    # then
+    assert data == api.get_program(program_uuid=program.uuid)
+    with pytest.raises(api.CatalogNotFoundError):
+        api.get_program_by_id(program_id=program.pk + 1000)
+
+
 def test_get_course_run_by_key_or_not_found() -> None:
     # given
     run = CourseRunFactory(title="")

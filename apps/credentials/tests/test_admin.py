@@ -11,17 +11,26 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from openedx_events.learning.signals import PROGRAM_CERTIFICATE_AWARDED, PROGRAM_CERTIFICATE_REVOKED
 
 from apps.catalog.tests.factories import CourseRunFactory, ProgramFactory
 from apps.core.tests.factories import UserFactory
 from apps.credentials import services
-from apps.credentials.models import CourseCertificate, CredentialStatus, ProgramCertificate, UserCredential, UserGrade
+from apps.credentials.models import (
+    CourseCertificate,
+    CredentialStatus,
+    ProgramCertificate,
+    ProgramTypeConfiguration,
+    UserCredential,
+    UserGrade,
+)
 from apps.credentials.tests.factories import (
     CourseCertificateFactory,
     ProgramCertificateFactory,
     SignatoryFactory,
     UserGradeFactory,
 )
+from apps.eventbus.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -381,3 +390,85 @@ def test_credential_whose_configuration_is_gone_is_listed_and_skipped_by_actions
     dangling.refresh_from_db()
     assert dangling.status == CredentialStatus.AWARDED
     assert any("Skipped 1" in str(m) for m in get_messages(response.wsgi_request))
+
+
+def test_program_certificate_revocation_can_be_enabled(admin_client: Client) -> None:
+    # given
+    configuration = ProgramCertificateFactory()
+    url = reverse("admin:credentials_programcertificate_change", args=[configuration.pk])
+    # when
+    response = admin_client.post(url, {"title_override": "", "is_active": "on", "is_revocation_enabled": "on"})
+    # then
+    assert response.status_code == 302
+    configuration.refresh_from_db()
+    assert configuration.is_revocation_enabled is True
+
+
+def test_adding_a_program_type_configuration_goes_through_the_service(admin_client: Client) -> None:
+    # given
+    url = reverse("admin:credentials_programtypeconfiguration_add")
+    # when
+    page = admin_client.get(url)
+    response = admin_client.post(url, {"type_slug": "micromasters", "eligible_modes": ["verified", "honor"]})
+    # then
+    assert page.status_code == 200
+    assert response.status_code == 302
+    configuration = ProgramTypeConfiguration.objects.get()
+    assert (configuration.type_slug, configuration.eligible_modes) == ("micromasters", ["honor", "verified"])
+    changelist = admin_client.get(reverse("admin:credentials_programtypeconfiguration_changelist"))
+    assert "honor, verified" in changelist.content.decode()
+
+
+def test_changing_a_program_type_configuration_keeps_its_slug(admin_client: Client) -> None:
+    # given
+    configuration = services.configure_program_type(type_slug="micromasters", eligible_modes=["verified"])
+    url = reverse("admin:credentials_programtypeconfiguration_change", args=[configuration.pk])
+    # when
+    response = admin_client.post(url, {"type_slug": "other", "eligible_modes": ["professional"]})
+    # then
+    assert response.status_code == 302
+    configuration.refresh_from_db()
+    assert (configuration.type_slug, configuration.eligible_modes) == ("micromasters", ["professional"])
+    assert ProgramTypeConfiguration.objects.count() == 1
+
+
+@pytest.mark.parametrize("modes", [[], ["gold-star"]])
+def test_a_program_type_configuration_needs_known_modes(admin_client: Client, modes: list[str]) -> None:
+    # when
+    response = admin_client.post(
+        reverse("admin:credentials_programtypeconfiguration_add"),
+        {"type_slug": "micromasters", "eligible_modes": modes},
+    )
+    # then
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["eligible_modes"]
+    assert not ProgramTypeConfiguration.objects.exists()
+
+
+def test_revoking_a_program_certificate_in_the_admin_publishes_it(admin_client: Client) -> None:
+    # given
+    _, program = _award_both_kinds("ada")
+    # when
+    admin_client.post(CREDENTIALS, {"action": "revoke_selected", "_selected_action": [program.pk]})
+    # then
+    assert list(OutboxEvent.objects.values_list("event_type", flat=True)) == [
+        PROGRAM_CERTIFICATE_AWARDED.event_type,
+        PROGRAM_CERTIFICATE_REVOKED.event_type,
+    ]
+
+
+def test_a_program_certificate_of_a_learner_without_lms_id_is_not_revoked(admin_client: Client) -> None:
+    # given: a learner known only by username (the API created them) holds a program certificate
+    _, program = _award_both_kinds("ada")
+    type(program.user).objects.filter(pk=program.user_id).update(lms_user_id=None)
+    url = reverse("admin:credentials_usercredential_change", args=[program.pk])
+    # when
+    form = admin_client.post(url, _credential_form(program, status="revoked"))
+    action = admin_client.post(
+        CREDENTIALS, {"action": "revoke_selected", "_selected_action": [program.pk]}, follow=True
+    )
+    # then
+    assert "no LMS user id" in str(form.context["adminform"].form.non_field_errors())
+    assert any("no LMS user id" in str(m) for m in get_messages(action.wsgi_request))
+    program.refresh_from_db()
+    assert program.status == CredentialStatus.AWARDED
