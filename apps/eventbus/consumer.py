@@ -22,7 +22,8 @@ from edx_event_bus_redis.internal.utils import get_metadata_from_headers
 from openedx_events.event_bus.avro.deserializer import deserialize_bytes_to_event_data
 from openedx_events.tooling import EventsMetadata, OpenEdxPublicSignal
 
-from .data import BatchResult, IncomingMessage
+from .data import UNREADABLE_HEADER, BatchResult, IncomingMessage
+from .exceptions import EventBusErrorCode, UnreadableMessageError
 from .models import ParkedEvent, ParkedStatus, ProcessedEvent
 from .registry import handlers_for
 
@@ -49,6 +50,8 @@ def decode_message(message: IncomingMessage) -> DecodedEvent:
     errors for anything unreadable."""
     if not message.headers.get("id") or not message.headers.get("type"):
         raise ValueError("the message has no event id or type header")
+    if message.headers.get(UNREADABLE_HEADER):
+        raise UnreadableMessageError(message.headers[UNREADABLE_HEADER], code=EventBusErrorCode.UNREADABLE_MESSAGE)
     metadata = get_metadata_from_headers({k.encode(): v.encode() for k, v in message.headers.items()})
     signal = OpenEdxPublicSignal.get_signal_by_type(metadata.event_type)
     data = deserialize_bytes_to_event_data(message.payload, signal)

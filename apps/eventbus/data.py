@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# A bus sets this header when it could not turn the message into plain openedx-events Avro (a Kafka
+# value the Schema Registry cannot decode); the message is then parked with its raw bytes and this reason.
+UNREADABLE_HEADER = "x-unreadable"
+
 
 @dataclass(frozen=True)
 class IncomingMessage:

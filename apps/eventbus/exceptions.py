@@ -21,3 +21,8 @@ class UnreadableMessageError(EventBusError):
 
 class PublishError(Exception):
     """The broker did not acknowledge a message. Always retryable: the row stays pending."""
+
+
+class ConsumeError(Exception):
+    """The bus could not be read or acknowledged (broker, Schema Registry). Always retryable: nothing
+    was acknowledged, and the consumer re-reads from its last acknowledged position."""

@@ -19,4 +19,8 @@ def get_publisher() -> Publisher:
         from .buses.redis_streams import RedisStreamPublisher
 
         return RedisStreamPublisher()
+    if settings.EVENT_BUS_BACKEND == "kafka":
+        from .buses.kafka import KafkaPublisher
+
+        return KafkaPublisher()
     raise NotImplementedError(f"EVENT_BUS_BACKEND={settings.EVENT_BUS_BACKEND!r} has no publisher yet")

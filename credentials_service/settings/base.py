@@ -134,6 +134,17 @@ EVENT_BUS_CONSUMER_TOPICS = env_list(
     "EVENT_BUS_CONSUMER_TOPICS",
     ["learning-certificate-lifecycle", "learning-course-passing-status", "learning-course-grades"],
 )
+# Kafka (EVENT_BUS_BACKEND=kafka), laid out as edx-event-bus-kafka does; the setting names are that
+# library's, so an LMS and this service read the same ones. Both are required once the backend is kafka
+# (checks eventbus.E003/E004). The API key/secret pairs are optional: SASL/PLAIN over TLS, basic auth.
+EVENT_BUS_KAFKA_BOOTSTRAP_SERVERS = env_str("EVENT_BUS_KAFKA_BOOTSTRAP_SERVERS")
+EVENT_BUS_KAFKA_SCHEMA_REGISTRY_URL = env_str("EVENT_BUS_KAFKA_SCHEMA_REGISTRY_URL")
+EVENT_BUS_KAFKA_API_KEY = env_str("EVENT_BUS_KAFKA_API_KEY")
+EVENT_BUS_KAFKA_API_SECRET = env_secret("EVENT_BUS_KAFKA_API_SECRET")
+EVENT_BUS_KAFKA_SCHEMA_REGISTRY_API_KEY = env_str("EVENT_BUS_KAFKA_SCHEMA_REGISTRY_API_KEY")
+EVENT_BUS_KAFKA_SCHEMA_REGISTRY_API_SECRET = env_secret("EVENT_BUS_KAFKA_SCHEMA_REGISTRY_API_SECRET")
+# How long the relay waits for a broker to acknowledge one message before the row stays pending.
+EVENT_BUS_KAFKA_DELIVERY_TIMEOUT_MS = env_int("EVENT_BUS_KAFKA_DELIVERY_TIMEOUT_MS", 30_000)
 # Where each event type we publish goes. Program certificate events have their own topic (seed 000).
 EVENT_BUS_PRODUCER_TOPICS = {
     "org.openedx.learning.program.certificate.awarded.v1": env_str(
@@ -143,6 +154,24 @@ EVENT_BUS_PRODUCER_TOPICS = {
         "EVENT_BUS_PROGRAM_CERTIFICATE_TOPIC", "learning-program-certificate-lifecycle"
     ),
 }
+
+# --- Credentials ------------------------------------------------------------------------------
+# Where learners and other services reach this service; links in published events start with it.
+CREDENTIALS_PUBLIC_URL = env_str("CREDENTIALS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Course certificate modes that count towards a program certificate, for program types without a
+# ProgramTypeConfiguration row (admin: Credentials > Program type configurations).
+PROGRAM_CERTIFICATE_ELIGIBLE_MODES = env_list(
+    "PROGRAM_CERTIFICATE_ELIGIBLE_MODES",
+    [
+        "verified",
+        "professional",
+        "no-id-professional",
+        "masters",
+        "executive-education",
+        "paid-executive-education",
+        "credit",
+    ],
+)
 
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"

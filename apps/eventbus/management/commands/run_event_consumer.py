@@ -7,21 +7,43 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Iterable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connection
 
-from apps.eventbus.buses.redis_streams import RedisStreamConsumer
 from apps.eventbus.consumer import InfrastructureError, process_messages
+from apps.eventbus.data import IncomingMessage
+from apps.eventbus.exceptions import ConsumeError
 from apps.eventbus.services import relay_outbox, relaying_inline
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+# What reading or acknowledging can raise that a retry may cure (the broker or registry is away).
+BUS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, ConsumeError)
+
+
+class BusConsumer(Protocol):
+    def read(self, *, count: int, block_ms: int) -> list[IncomingMessage]: ...
+    def ack(self, message_ids: Iterable[str]) -> None: ...
+    def rewind(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_consumer(*, topic: str, group: str, consumer: str) -> BusConsumer:
+    """The consumer for EVENT_BUS_BACKEND, joined to `group` on `topic` (without the prefix)."""
+    if settings.EVENT_BUS_BACKEND == "kafka":
+        from apps.eventbus.buses.kafka import KafkaConsumer
+
+        return KafkaConsumer(topic=topic, group=group, consumer=consumer)
+    from apps.eventbus.buses.redis_streams import RedisStreamConsumer
+
+    return RedisStreamConsumer(topic=topic, group=group, consumer=consumer)
 
 
 class Command(BaseCommand):
@@ -41,16 +63,17 @@ class Command(BaseCommand):
         self._stop = False
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
-        consumer = RedisStreamConsumer(topic=options["topic"], group=options["group"], consumer=options["consumer"])
-        self.stdout.write(f"Consuming {consumer.stream} as {options['group']}/{options['consumer']}")
+        consumer = open_consumer(topic=options["topic"], group=options["group"], consumer=options["consumer"])
+        where = f"{options['topic']} ({settings.EVENT_BUS_BACKEND})"
+        self.stdout.write(f"Consuming {where} as {options['group']}/{options['consumer']}")
         backoff = 1.0
         idle_since = time.monotonic()
         with relaying_inline():
             while not self._stop:
                 try:
                     messages = consumer.read(count=options["batch_size"], block_ms=options["block_ms"])
-                except redis.RedisError as exc:
-                    log.warning("Cannot read from Redis (%s); retrying in %.0fs", exc, backoff)
+                except BUS_ERRORS as exc:
+                    log.warning("Cannot read from the bus (%s); retrying in %.0fs", exc, backoff)
                     backoff = self._sleep(backoff)
                     continue
                 if not messages:
@@ -67,7 +90,14 @@ class Command(BaseCommand):
                     consumer.rewind()
                     backoff = self._sleep(backoff)
                     continue
-                consumer.ack(m.message_id for m in messages)
+                try:
+                    consumer.ack(m.message_id for m in messages)
+                except BUS_ERRORS as exc:
+                    # Applied but not acknowledged: read again, they come back as duplicates and are skipped.
+                    log.warning("Cannot acknowledge a batch of %d (%s); it will be read again", len(messages), exc)
+                    consumer.rewind()
+                    backoff = self._sleep(backoff)
+                    continue
                 backoff = 1.0
                 log.info(
                     "batch: %d processed, %d duplicates, %d parked, %d ignored",
