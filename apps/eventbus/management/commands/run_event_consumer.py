@@ -63,7 +63,9 @@ class Command(BaseCommand):
         self._stop = False
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
-        consumer = open_consumer(topic=options["topic"], group=options["group"], consumer=options["consumer"])
+        consumer = self._open(options)
+        if consumer is None:
+            return
         where = f"{options['topic']} ({settings.EVENT_BUS_BACKEND})"
         self.stdout.write(f"Consuming {where} as {options['group']}/{options['consumer']}")
         backoff = 1.0
@@ -106,10 +108,27 @@ class Command(BaseCommand):
                     result.parked,
                     result.ignored,
                 )
-                relay_outbox()
+                self._relay()
                 close_old_connections()
         consumer.close()
         self.stdout.write("Consumer stopped.")
+
+    def _open(self, options: dict[str, Any]) -> BusConsumer | None:
+        # The bus may start after us (honcho starts every process at once): wait for it.
+        backoff = 1.0
+        while not self._stop:
+            try:
+                return open_consumer(topic=options["topic"], group=options["group"], consumer=options["consumer"])
+            except BUS_ERRORS as exc:
+                log.warning("Cannot reach the bus (%s); retrying in %.0fs", exc, backoff)
+                backoff = self._sleep(backoff)
+        return None
+
+    def _relay(self) -> None:
+        try:
+            relay_outbox()
+        except Exception:  # a worker boundary: the rows stay pending for the beat sweep
+            log.exception("Outbox relay failed; pending events wait for the next batch or the sweep")
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop = True
