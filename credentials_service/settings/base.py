@@ -121,6 +121,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Event bus --------------------------------------------------------------------------------
 # Redis streams by default (the embedded Redis locally), laid out as edx-event-bus-redis does.
 EVENT_BUS_BACKEND = env_str("EVENT_BUS_BACKEND", "redis")
+# Names us in the source of every event we publish: openedx/credentials/web.
+EVENTS_SERVICE_NAME = "credentials"
 EVENT_BUS_REDIS_URL = env_str("EVENT_BUS_REDIS_URL") or REDIS_URL
 # The same server under edx-event-bus-redis's name, so its producer (an LMS's) works in tests and tools.
 EVENT_BUS_REDIS_CONNECTION_URL = EVENT_BUS_REDIS_URL
