@@ -1,7 +1,8 @@
-# Production image: gunicorn serves the web app; the same image runs the worker, beat and (later) the
-# event consumer by overriding the command, e.g.
+# Production image: gunicorn serves the web app; the same image runs the worker, beat and the
+# event consumers by overriding the command, e.g.
 #   docker run IMAGE celery -A credentials_service worker
 #   docker run IMAGE celery -A credentials_service beat
+#   docker run IMAGE python manage.py run_event_consumer --topic learning-certificate-lifecycle
 FROM python:3.12-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /venv
