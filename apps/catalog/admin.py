@@ -39,7 +39,7 @@ class CourseRunAdmin(admin.ModelAdmin[CourseRun]):
     list_select_related = ("course",)
     search_fields = ("key", "title")
     autocomplete_fields = ("course",)
-    readonly_fields = ("created", "modified")
+    readonly_fields = ("lms_last_updated_at", "created", "modified")
 
     @admin.display(description="title")
     def display_title(self, run: CourseRun) -> str:

@@ -1,31 +1,40 @@
-"""The catalog's public interface: reads as frozen data, and the idempotent catalog import."""
+"""The catalog's public interface: reads as frozen data, course runs as the LMS reports them, and the
+idempotent catalog import."""
 
 from __future__ import annotations
 
+import datetime
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Model, Prefetch, QuerySet
 from django.utils.text import slugify
+from opaque_keys import InvalidKeyError
+from opaque_keys.edx.keys import CourseKey
 
-from .data import CourseData, CourseRunData, LoadSummary, OrganizationData, ProgramData
+from .data import CourseData, CourseRunChangeData, CourseRunData, LoadSummary, OrganizationData, ProgramData
 from .exceptions import CatalogError, CatalogErrorCode, CatalogNotFoundError
-from .models import Course, CourseRun, Organization, Program, ProgramCourse
+from .models import Course, CourseRun, Organization, PacingType, Program, ProgramCourse
 from .serializers import ProgramInputSerializer
 
 __all__ = [
     "CatalogError",
     "CatalogNotFoundError",
     "get_course_run",
+    "get_or_create_course_run",
     "get_program",
     "get_program_by_id",
     "list_programs",
     "list_programs_with_courses",
     "load_program",
+    "record_course_run",
     "validate_programs",
 ]
+
+log = logging.getLogger(__name__)
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -176,6 +185,98 @@ def get_course_run(*, key: str) -> CourseRunData:
             f"No course run {key!r}.", code=CatalogErrorCode.COURSE_RUN_NOT_FOUND, field="course_run_key"
         ) from None
     return _run_to_data(run, course_title=run.course.title)
+
+
+# --- course runs as the LMS reports them ------------------------------------------------------
+
+
+def record_course_run(
+    *,
+    key: str,
+    title: str,
+    start: datetime.datetime | None,
+    end: datetime.datetime | None,
+    pacing_type: str,
+    lms_last_updated_at: datetime.datetime | None = None,
+) -> CourseRunChangeData:
+    """Apply the LMS's word on a course run: its title, start, end and pacing. An unknown run is
+    created when its course is in the catalog, and ignored (logged) when not: the LMS announces every
+    course, ours are only those of our programs. An update older than the last one applied (by the
+    LMS's timestamp) changes nothing. Idempotent; locks the run's row. Raises CatalogError for a key
+    that is not a course run key or an unknown pacing."""
+    if pacing_type not in PacingType.values:
+        raise CatalogError(
+            f"Unknown pacing {pacing_type!r} for {key}.", code=CatalogErrorCode.INVALID_COURSE_RUN, field="pacing_type"
+        )
+    values: dict[str, Any] = {"title": title, "start": start, "end": end, "pacing_type": pacing_type}
+    with transaction.atomic():
+        run = _lock_course_run(key=key)
+        if run is None:
+            course = Course.objects.filter(key=_course_key_of(key)).first()
+            if course is None:
+                log.info("Ignoring the LMS's course run %s: its course is not in the catalog.", key)
+                return CourseRunChangeData(key=key, before=None, after=None)
+            run, created = _create_course_run(
+                key=key, course=course, values={**values, "lms_last_updated_at": lms_last_updated_at}
+            )
+            if created:
+                return CourseRunChangeData(key=key, before=None, after=_run_to_data(run, course_title=course.title))
+        before = _run_to_data(run, course_title=run.course.title)
+        if lms_last_updated_at and run.lms_last_updated_at and lms_last_updated_at < run.lms_last_updated_at:
+            return CourseRunChangeData(key=key, before=before, after=before)
+        changed = [name for name, value in values.items() if getattr(run, name) != value]
+        if lms_last_updated_at and run.lms_last_updated_at != lms_last_updated_at:
+            values["lms_last_updated_at"] = lms_last_updated_at
+            changed.append("lms_last_updated_at")
+        if changed:
+            for name in changed:
+                setattr(run, name, values[name])
+            run.save(update_fields=[*changed, "modified"])
+        return CourseRunChangeData(key=key, before=before, after=_run_to_data(run, course_title=run.course.title))
+
+
+def get_or_create_course_run(*, key: str) -> CourseRunData:
+    """The course run with this key, created (untitled, undated, instructor-paced) when its course is
+    in the catalog. Idempotent. Raises CatalogNotFoundError when its course is not in the catalog,
+    CatalogError for a key that is not a course run key."""
+    run = CourseRun.objects.select_related("course").filter(key=key).first()
+    if run is None:
+        course = Course.objects.filter(key=_course_key_of(key)).first()
+        if course is None:
+            raise CatalogNotFoundError(
+                f"No course for the course run {key!r}.", code=CatalogErrorCode.COURSE_NOT_FOUND, field="course_run_key"
+            )
+        with transaction.atomic():
+            run, _ = _create_course_run(key=key, course=course, values={})
+    return _run_to_data(run, course_title=run.course.title)
+
+
+def _course_key_of(run_key: str) -> str:
+    # Course.key is the run key's org and number: course-v1:MITx+6.002x+2025 -> MITx+6.002x.
+    try:
+        parsed = CourseKey.from_string(run_key)
+    except InvalidKeyError:
+        raise CatalogError(
+            f"{run_key!r} is not a course run key.", code=CatalogErrorCode.INVALID_COURSE_RUN, field="course_run_key"
+        ) from None
+    return f"{parsed.org}+{parsed.course}"
+
+
+def _lock_course_run(*, key: str) -> CourseRun | None:
+    # of=("self",): lock the run, not the course row joined for its title.
+    return CourseRun.objects.select_for_update(of=("self",)).select_related("course").filter(key=key).first()
+
+
+def _create_course_run(*, key: str, course: Course, values: dict[str, Any]) -> tuple[CourseRun, bool]:
+    """Create the run, or lock the one another transaction created meanwhile. The caller holds a
+    transaction."""
+    try:
+        with transaction.atomic():
+            return CourseRun.objects.create(key=key, course=course, **values), True
+    except IntegrityError:
+        run = _lock_course_run(key=key)
+        assert run is not None
+        return run, False
 
 
 # --- the catalog import -----------------------------------------------------------------------

@@ -27,6 +27,24 @@ class CourseRunData:
 
 
 @dataclass(frozen=True)
+class CourseRunChangeData:
+    """What `record_course_run` did to one run. `before` is None for a run it created; `after` is None
+    when it ignored the run (its course is not in the catalog)."""
+
+    key: str
+    before: CourseRunData | None
+    after: CourseRunData | None
+
+    @property
+    def ignored(self) -> bool:
+        return self.after is None
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not None and self.before != self.after
+
+
+@dataclass(frozen=True)
 class CourseData:
     id: int
     uuid: uuid.UUID

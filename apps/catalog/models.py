@@ -61,6 +61,9 @@ class CourseRun(TimeStampedModel):
     certificate_available_date = models.DateTimeField(
         null=True, blank=True, help_text="When certificates of an instructor-paced run become visible."
     )
+    lms_last_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The LMS's time of the last catalog event applied to this run."
+    )
 
     class Meta:
         ordering = ["key"]

@@ -56,7 +56,9 @@ class CourseCertificateAdmin(admin.ModelAdmin[CourseCertificate]):
 
     def get_readonly_fields(self, request: HttpRequest, obj: CourseCertificate | None = None) -> tuple[str, ...]:
         # Learners' credentials point at this configuration: its run and mode stay as created.
-        return ("course_run", "certificate_type", *TIMESTAMPS) if obj else TIMESTAMPS
+        # lms_last_updated_at belongs to the LMS's events (it orders them).
+        readonly = ("lms_last_updated_at", *TIMESTAMPS)
+        return ("course_run", "certificate_type", *readonly) if obj else readonly
 
     def save_model(
         self, request: HttpRequest, obj: CourseCertificate, form: forms.ModelForm[CourseCertificate], change: bool

@@ -45,3 +45,20 @@ class ProgramCompletionData:
     complete: bool
     status: str | None  # of the learner's program certificate; None: they never had one
     changed: bool  # awarded or revoked by this evaluation (an event was enqueued)
+
+
+@dataclass(frozen=True)
+class SignatoryData:
+    """A signatory of a course certificate configuration, as the LMS names them."""
+
+    name: str
+    title: str
+    organization: str = ""
+
+
+@dataclass(frozen=True)
+class VisibleDatesData:
+    """How many awarded credentials got a new visible date after a course run's schedule changed."""
+
+    course_certificates: int
+    program_certificates: int

@@ -1,9 +1,11 @@
-"""Receivers of the LMS's certificate and grade events: each reads the payload and calls one service.
+"""Receivers of the LMS's certificate, grade and course authoring events: each reads the payload and
+calls one service.
 
 They run inside the event bus's consumer wrapper (one savepoint per event, at most once in effect).
 They never catch errors: an event that cannot be applied (an unknown course run, a bad grade) raises,
-and the wrapper parks it with the reason. The learner comes from the payload; a grade summary names
-only the LMS user id, so such a learner may exist with the id alone until another event names them.
+and the wrapper parks it with the reason. A course authoring event about a course outside the catalog
+is no error: the service ignores it. The learner comes from the payload; a grade summary names only
+the LMS user id, so such a learner may exist with the id alone until another event names them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from openedx_events.content_authoring.data import CertificateConfigData, CourseCatalogData
+from openedx_events.content_authoring.signals import (
+    COURSE_CATALOG_INFO_CHANGED,
+    COURSE_CERTIFICATE_CONFIG_CHANGED,
+    COURSE_CERTIFICATE_CONFIG_DELETED,
+)
 from openedx_events.learning.data import (
     CcxCoursePassingStatusData,
     CertificateData,
@@ -31,10 +39,15 @@ from openedx_events.tooling import EventsMetadata, OpenEdxPublicSignal
 from apps.core.api import User, get_or_create_learner
 
 from . import services
+from .data import SignatoryData
 
 # The LMS's only certificate status that means "awarded" (GeneratedCertificate.is_valid()); the LMS
 # itself reports every other status to Credentials as a revocation.
 DOWNLOADABLE = "downloadable"
+
+# CourseScheduleData.pacing in the catalog's words. Any other value goes through as it is, and the
+# catalog rejects it (the event is parked).
+CATALOG_PACING = {"instructor": "instructor_paced", "self": "self_paced"}
 
 
 def handle_certificate_created(*, metadata: EventsMetadata, certificate: CertificateData) -> None:
@@ -90,6 +103,45 @@ def handle_ccx_course_passing_status_updated(
     )
 
 
+def handle_course_catalog_info_changed(*, metadata: EventsMetadata, catalog_info: CourseCatalogData) -> None:
+    schedule = catalog_info.schedule_data
+    services.record_course_run_schedule(
+        course_run_key=str(catalog_info.course_key),
+        title=catalog_info.name,
+        start=schedule.start,
+        end=schedule.end,
+        pacing_type=CATALOG_PACING.get(schedule.pacing, schedule.pacing),
+        lms_last_updated_at=metadata.time,
+    )
+
+
+def handle_course_certificate_config_changed(
+    *, metadata: EventsMetadata, certificate_config: CertificateConfigData
+) -> None:
+    # The signatures' images (bytes in the payload) are not kept: see the README.
+    services.record_course_certificate_configuration(
+        course_run_key=str(certificate_config.course_key),
+        mode=certificate_config.certificate_type,
+        title=certificate_config.title,
+        is_active=certificate_config.is_active,
+        signatories=[
+            SignatoryData(name=s.name, title=s.title, organization=s.organization or "")
+            for s in certificate_config.signatories
+        ],
+        lms_last_updated_at=metadata.time,
+    )
+
+
+def handle_course_certificate_config_deleted(
+    *, metadata: EventsMetadata, certificate_config: CertificateConfigData
+) -> None:
+    services.deactivate_course_certificate_configuration(
+        course_run_key=str(certificate_config.course_key),
+        mode=certificate_config.certificate_type,
+        lms_last_updated_at=metadata.time,
+    )
+
+
 def _record_certificate(certificate: CertificateData, *, is_awarded: bool) -> None:
     services.record_course_certificate(
         user=_learner(certificate.user, name=certificate.name),
@@ -117,4 +169,7 @@ HANDLERS: dict[OpenEdxPublicSignal, Callable[..., None]] = {
     PERSISTENT_GRADE_SUMMARY_CHANGED: handle_persistent_grade_summary_changed,
     COURSE_PASSING_STATUS_UPDATED: handle_course_passing_status_updated,
     CCX_COURSE_PASSING_STATUS_UPDATED: handle_ccx_course_passing_status_updated,
+    COURSE_CATALOG_INFO_CHANGED: handle_course_catalog_info_changed,
+    COURSE_CERTIFICATE_CONFIG_CHANGED: handle_course_certificate_config_changed,
+    COURSE_CERTIFICATE_CONFIG_DELETED: handle_course_certificate_config_deleted,
 }

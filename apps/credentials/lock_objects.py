@@ -3,16 +3,20 @@
 Lock order for a learner's credentials: the learner's user row first, then their credential rows.
 Every award and revocation takes the learner's lock, so two events for one learner (two course
 certificates completing one program) are decided one after the other, and the second sees the first.
+A change that touches many learners at once (a course run's new schedule) locks all of them first,
+in pk order, then their credentials, in pk order.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 
 from apps.core.api import User, lock_learner
 
-from .models import UserCredential
+from .models import CourseCertificate, CredentialStatus, UserCredential
 
 
 def lock_learner_credentials(*, user_id: int) -> User:
@@ -27,4 +31,33 @@ def lock_user_credential(*, user_id: int, configuration: Model) -> UserCredentia
         UserCredential.objects.select_for_update()
         .filter(user_id=user_id, credential_content_type=content_type, credential_id=configuration.pk)
         .first()
+    )
+
+
+def lock_learners_credentials(*, user_ids: Iterable[int]) -> list[int]:
+    """Lock these learners, in pk order, until the transaction ends; return the ids of those that exist."""
+    return list(
+        User.objects.select_for_update().filter(pk__in=list(user_ids)).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def lock_awarded_credentials(
+    *, model: type[Model], configuration_ids: Iterable[int], user_ids: Iterable[int] | None = None
+) -> list[UserCredential]:
+    """Lock and return the awarded credentials of these configurations of `model` (optionally only
+    these learners'), in pk order. Take the learners' locks first."""
+    credentials = UserCredential.objects.select_for_update().filter(
+        credential_content_type=ContentType.objects.get_for_model(model),
+        credential_id__in=list(configuration_ids),
+        status=CredentialStatus.AWARDED,
+    )
+    if user_ids is not None:
+        credentials = credentials.filter(user_id__in=list(user_ids))
+    return list(credentials.order_by("pk"))
+
+
+def lock_course_certificate(*, course_run_id: int, mode: str) -> CourseCertificate | None:
+    """Lock and return the course run's certificate configuration in `mode`, or None if there is none."""
+    return (
+        CourseCertificate.objects.select_for_update().filter(course_run_id=course_run_id, certificate_type=mode).first()
     )

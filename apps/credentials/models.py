@@ -48,6 +48,9 @@ class CourseCertificate(TimeStampedModel):
     title = models.CharField(max_length=255, blank=True, help_text="Empty means the course run's title.")
     signatories = models.ManyToManyField(Signatory, blank=True)
     is_active = models.BooleanField(default=True)
+    lms_last_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The LMS's time of the last configuration event applied."
+    )
     user_credentials = GenericRelation(
         "UserCredential", content_type_field="credential_content_type", object_id_field="credential_id"
     )

@@ -193,14 +193,25 @@ def list_course_results(
 
 def list_awarded_course_certificates(*, user_id: int, course_run_ids: Iterable[int]) -> list[CourseCertificateData]:
     """The learner's awarded course certificates (every mode) in these runs, in one query."""
+    return list_awarded_course_certificates_by_learner(user_ids=[user_id], course_run_ids=course_run_ids).get(
+        user_id, []
+    )
+
+
+def list_awarded_course_certificates_by_learner(
+    *, user_ids: Iterable[int], course_run_ids: Iterable[int]
+) -> dict[int, list[CourseCertificateData]]:
+    """These learners' awarded course certificates (every mode) in these runs, keyed by user id, in
+    one query whatever the number of learners. Learners without any are absent."""
     rows = (
         CourseCertificate.objects.filter(
             course_run_id__in=list(course_run_ids),
-            user_credentials__user_id=user_id,
+            user_credentials__user_id__in=list(user_ids),
             user_credentials__status=CredentialStatus.AWARDED,
         )
         .order_by()
         .values_list(
+            "user_credentials__user_id",
             "course_run_id",
             "certificate_type",
             "user_credentials__uuid",
@@ -209,18 +220,20 @@ def list_awarded_course_certificates(*, user_id: int, course_run_ids: Iterable[i
             "user_credentials__awarded_at",
         )
     )
-    return [
-        CourseCertificateData(
-            uuid=credential_uuid,
-            course_run_id=run_id,
-            mode=mode,
-            status=CredentialStatus.AWARDED,
-            download_url=download_url,
-            visible_date=visible_date,
-            awarded_at=awarded_at,
+    by_learner: dict[int, list[CourseCertificateData]] = {}
+    for user_id, run_id, mode, credential_uuid, download_url, visible_date, awarded_at in rows:
+        by_learner.setdefault(user_id, []).append(
+            CourseCertificateData(
+                uuid=credential_uuid,
+                course_run_id=run_id,
+                mode=mode,
+                status=CredentialStatus.AWARDED,
+                download_url=download_url,
+                visible_date=visible_date,
+                awarded_at=awarded_at,
+            )
         )
-        for run_id, mode, credential_uuid, download_url, visible_date, awarded_at in rows
-    ]
+    return by_learner
 
 
 def get_eligible_modes(*, program_type_slugs: Iterable[str]) -> dict[str, frozenset[str]]:

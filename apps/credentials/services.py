@@ -4,6 +4,7 @@ Each service owns its transaction."""
 from __future__ import annotations
 
 import datetime
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,24 +19,41 @@ from openedx_events.learning.data import ProgramCertificateData, UserData, UserP
 from openedx_events.learning.data import ProgramData as EventProgramData
 from openedx_events.learning.signals import PROGRAM_CERTIFICATE_AWARDED, PROGRAM_CERTIFICATE_REVOKED
 
-from apps.catalog.api import get_course_run, get_program, get_program_by_id, list_programs_with_courses
-from apps.catalog.data import CourseRunData, ProgramData
+from apps.catalog.api import (
+    CatalogNotFoundError,
+    get_course_run,
+    get_or_create_course_run,
+    get_program,
+    get_program_by_id,
+    list_programs_with_courses,
+    record_course_run,
+)
+from apps.catalog.data import CourseRunChangeData, CourseRunData, ProgramData
 from apps.core.api import User
 from apps.eventbus.api import enqueue_event
 
 from . import selectors
-from .data import CourseCertificateData, ProgramCompletionData
+from .data import CourseCertificateData, ProgramCompletionData, SignatoryData, VisibleDatesData
 from .exceptions import CredentialsError, CredentialsErrorCode
-from .lock_objects import lock_learner_credentials, lock_user_credential
+from .lock_objects import (
+    lock_awarded_credentials,
+    lock_course_certificate,
+    lock_learner_credentials,
+    lock_learners_credentials,
+    lock_user_credential,
+)
 from .models import (
     CertificateMode,
     CourseCertificate,
     CredentialStatus,
     ProgramCertificate,
     ProgramTypeConfiguration,
+    Signatory,
     UserCredential,
     UserGrade,
 )
+
+log = logging.getLogger(__name__)
 
 # The catalog's pacing of runs whose certificates wait for the run's certificate available date.
 INSTRUCTOR_PACED = "instructor_paced"
@@ -163,12 +181,13 @@ def _lock_or_create(*, user: User, configuration: Model, **fields: object) -> tu
         return credential, False
 
 
-def _apply(credential: UserCredential, updates: dict[str, object]) -> UserCredential:
+def _apply[M: Model](instance: M, updates: dict[str, object]) -> M:
+    # `instance` is a TimeStampedModel: saving it also sets `modified`.
     if updates:
         for name, value in updates.items():
-            setattr(credential, name, value)
-        credential.save(update_fields=[*updates, "modified"])
-    return credential
+            setattr(instance, name, value)
+        instance.save(update_fields=[*updates, "modified"])
+    return instance
 
 
 # --- course and program certificates by their public keys -------------------------------------
@@ -246,10 +265,7 @@ def record_course_certificate(
     the learner's programs containing the course. A missing configuration for the run in `mode` is
     created (the LMS decides which modes issue certificates); an existing one is left as it is.
     Idempotent. Raises CatalogNotFoundError for an unknown run, CredentialsError for an unknown mode."""
-    if mode not in CertificateMode.values:
-        raise CredentialsError(
-            f"Unknown certificate mode {mode!r}.", code=CredentialsErrorCode.UNKNOWN_MODE, field="mode"
-        )
+    _check_mode(mode)
     run = get_course_run(key=course_run_key)
     with transaction.atomic():
         lock_learner_credentials(user_id=user.pk)
@@ -259,7 +275,7 @@ def record_course_certificate(
                 user=user,
                 configuration=configuration,
                 download_url=download_url,
-                visible_date=_course_certificate_visible_date(run),
+                visible_date=_course_certificate_visible_date(run, awarded_at=timezone.now()),
             )
         else:
             outcome = _revoke(user=user, configuration=configuration)
@@ -268,13 +284,126 @@ def record_course_certificate(
         return outcome.credential
 
 
-def _course_certificate_visible_date(run: CourseRunData) -> datetime.datetime | None:
-    # As the LMS does: an instructor-paced run's certificates wait for its certificate available date.
-    # A self-paced run's, or one whose date has passed, are visible from their award (None).
-    available = run.certificate_available_date
-    if run.pacing_type == INSTRUCTOR_PACED and available is not None and available > timezone.now():
+def _check_mode(mode: str) -> None:
+    if mode not in CertificateMode.values:
+        raise CredentialsError(
+            f"Unknown certificate mode {mode!r}.", code=CredentialsErrorCode.UNKNOWN_MODE, field="mode"
+        )
+
+
+def _certificates_available_from(run: CourseRunData) -> datetime.datetime | None:
+    """When the run's certificates become visible, or None: from each one's award.
+
+    As the LMS does: a self-paced run's certificates are visible once awarded; an instructor-paced
+    run's wait for its certificate available date, else for its end (the display behaviour "end", for
+    which the LMS itself reports the end to Credentials as the available date, seed 004).
+    """
+    if run.pacing_type != INSTRUCTOR_PACED:
+        return None
+    return run.certificate_available_date or run.end
+
+
+def _course_certificate_visible_date(run: CourseRunData, *, awarded_at: datetime.datetime) -> datetime.datetime | None:
+    # None: visible from the award. A date before the award would claim it was visible before it existed.
+    available = _certificates_available_from(run)
+    if available is not None and available > awarded_at:
         return available
     return None
+
+
+# --- course run schedules: visible dates of what was already awarded ---------------------------
+
+
+def record_course_run_schedule(
+    *,
+    course_run_key: str,
+    title: str,
+    start: datetime.datetime | None,
+    end: datetime.datetime | None,
+    pacing_type: str,
+    lms_last_updated_at: datetime.datetime | None = None,
+) -> CourseRunChangeData:
+    """Apply the LMS's schedule of a course run through the catalog (`catalog.api.record_course_run`:
+    a run of a course outside the catalog is ignored) and, when that moved the date its certificates
+    become visible (pacing, end), recompute the visible dates of the credentials awarded in it. Never
+    awards, revokes or publishes. Idempotent. Raises CatalogError for a bad key or pacing."""
+    with transaction.atomic():
+        change = record_course_run(
+            key=course_run_key,
+            title=title,
+            start=start,
+            end=end,
+            pacing_type=pacing_type,
+            lms_last_updated_at=lms_last_updated_at,
+        )
+        # A run just created holds no credentials yet; an ignored one is not ours.
+        if (
+            change.before is not None
+            and change.after is not None
+            and _certificates_available_from(change.before) != _certificates_available_from(change.after)
+        ):
+            recompute_course_run_visible_dates(course_run_key=course_run_key)
+        return change
+
+
+def recompute_course_run_visible_dates(*, course_run_key: str) -> VisibleDatesData:
+    """Recompute, from the run's current pacing and dates, the visible dates of the course certificates
+    awarded in it and of the awarded program certificates of the learners whose course certificate
+    changed. Status never changes and nothing is published: a new visible date is not a new award.
+    Idempotent; locks the learners in pk order, then their credentials. Raises CatalogNotFoundError."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = get_course_run(key=course_run_key)
+        lock_learners_credentials(user_ids=selectors.list_certified_learner_ids(course_run_ids=[run.id]))
+        changed = []
+        for credential in lock_awarded_credentials(
+            model=CourseCertificate,
+            configuration_ids=CourseCertificate.objects.filter(course_run_id=run.id).values_list("pk", flat=True),
+        ):
+            visible = _course_certificate_visible_date(run, awarded_at=credential.awarded_at or credential.created)
+            if credential.visible_date != visible:
+                credential.visible_date, credential.modified = visible, now
+                changed.append(credential)
+        UserCredential.objects.bulk_update(changed, ["visible_date", "modified"])
+        programs_changed = _refresh_program_visible_dates(
+            user_ids=sorted({c.user_id for c in changed}), course_run_id=run.id, now=now
+        )
+    return VisibleDatesData(course_certificates=len(changed), program_certificates=programs_changed)
+
+
+def _refresh_program_visible_dates(*, user_ids: Sequence[int], course_run_id: int, now: datetime.datetime) -> int:
+    """Give these learners' awarded program certificates of programs containing the run's course the
+    visible date their completion now has. Neither awards nor revokes: a program they no longer
+    complete keeps its date. The caller holds a transaction and the learners' locks."""
+    if not user_ids:
+        return 0
+    programs = {p.id: p for p in list_programs_with_courses(course_run_ids=[course_run_id])}
+    program_by_configuration = {
+        configuration_id: programs[program_id]
+        for configuration_id, program_id in ProgramCertificate.objects.filter(
+            program_id__in=list(programs)
+        ).values_list("pk", "program_id")
+    }
+    held = lock_awarded_credentials(
+        model=ProgramCertificate, configuration_ids=list(program_by_configuration), user_ids=user_ids
+    )
+    if not held:
+        return 0
+    earned = selectors.list_awarded_course_certificates_by_learner(
+        user_ids=user_ids, course_run_ids={run_id for p in programs.values() for run_id in p.course_run_ids}
+    )
+    eligible_modes = selectors.get_eligible_modes(program_type_slugs={p.type_slug for p in programs.values()})
+    changed = []
+    for credential in held:
+        program = program_by_configuration[credential.credential_id]
+        visible = _completion_visible_date(
+            program=program, earned=earned.get(credential.user_id, ()), eligible_modes=eligible_modes[program.type_slug]
+        )
+        if visible is not None and credential.visible_date != visible:
+            credential.visible_date, credential.modified = visible, now
+            changed.append(credential)
+    UserCredential.objects.bulk_update(changed, ["visible_date", "modified"])
+    return len(changed)
 
 
 # --- the program completion engine ---------------------------------------------------------------
@@ -413,6 +542,82 @@ def configure_course_certificate(
         course_run_id=run.id, certificate_type=mode, defaults={"title": title, "is_active": is_active}
     )
     return configuration
+
+
+def record_course_certificate_configuration(
+    *,
+    course_run_key: str,
+    mode: str,
+    title: str,
+    is_active: bool,
+    signatories: Sequence[SignatoryData] = (),
+    lms_last_updated_at: datetime.datetime | None = None,
+) -> CourseCertificate | None:
+    """Apply the LMS's certificate configuration of a course run in `mode`: title, active or not, and
+    signatories (found by name, title and organization, created when new). A run unknown to the
+    catalog is created when its course is in the catalog; for a course outside it nothing is done and
+    None is returned. An update older than the last one applied (by the LMS's time) changes nothing.
+    Idempotent. Raises CredentialsError for an unknown mode."""
+    _check_mode(mode)
+    with transaction.atomic():
+        try:
+            run = get_or_create_course_run(key=course_run_key)
+        except CatalogNotFoundError:
+            log.info("Ignoring the LMS's %s certificate of %s: its course is not in the catalog.", mode, course_run_key)
+            return None
+        configuration = _lock_or_create_course_certificate(course_run_id=run.id, mode=mode)
+        if _is_older(lms_last_updated_at, than=configuration.lms_last_updated_at):
+            return configuration
+        wanted: dict[str, object] = {"title": title, "is_active": is_active}
+        if lms_last_updated_at:
+            wanted["lms_last_updated_at"] = lms_last_updated_at
+        _apply(configuration, {name: value for name, value in wanted.items() if getattr(configuration, name) != value})
+        configuration.signatories.set([_get_or_create_signatory(signatory) for signatory in signatories])
+        return configuration
+
+
+def deactivate_course_certificate_configuration(
+    *, course_run_key: str, mode: str, lms_last_updated_at: datetime.datetime | None = None
+) -> CourseCertificate | None:
+    """Mark the course run's certificate configuration in `mode` inactive. Never deletes it: learners'
+    credentials point at it. None when there is no such configuration (nothing to deactivate). An
+    update older than the last one applied changes nothing. Idempotent."""
+    with transaction.atomic():
+        try:
+            run = get_course_run(key=course_run_key)
+        except CatalogNotFoundError:
+            return None
+        configuration = lock_course_certificate(course_run_id=run.id, mode=mode)
+        if configuration is None or _is_older(lms_last_updated_at, than=configuration.lms_last_updated_at):
+            return configuration
+        updates: dict[str, object] = {"is_active": False} if configuration.is_active else {}
+        if lms_last_updated_at and configuration.lms_last_updated_at != lms_last_updated_at:
+            updates["lms_last_updated_at"] = lms_last_updated_at
+        return _apply(configuration, updates)
+
+
+def _lock_or_create_course_certificate(*, course_run_id: int, mode: str) -> CourseCertificate:
+    # The caller holds a transaction.
+    configuration = lock_course_certificate(course_run_id=course_run_id, mode=mode)
+    if configuration is not None:
+        return configuration
+    try:
+        with transaction.atomic():
+            return CourseCertificate.objects.create(course_run_id=course_run_id, certificate_type=mode)
+    except IntegrityError:
+        # Another transaction created it between our lock attempt and insert: lock theirs.
+        configuration = lock_course_certificate(course_run_id=course_run_id, mode=mode)
+        assert configuration is not None
+        return configuration
+
+
+def _is_older(when: datetime.datetime | None, *, than: datetime.datetime | None) -> bool:
+    return when is not None and than is not None and when < than
+
+
+def _get_or_create_signatory(data: SignatoryData) -> Signatory:
+    fields = {"name": data.name, "title": data.title, "organization_name_override": data.organization}
+    return Signatory.objects.filter(**fields).order_by("pk").first() or Signatory.objects.create(**fields)
 
 
 def configure_program_certificate(

@@ -134,7 +134,13 @@ EVENT_BUS_CONSUMER_GROUP = env_str("EVENT_BUS_CONSUMER_GROUP", "credentials")
 # Topics the consumer worker reads; each runs as its own process (see the Procfile).
 EVENT_BUS_CONSUMER_TOPICS = env_list(
     "EVENT_BUS_CONSUMER_TOPICS",
-    ["learning-certificate-lifecycle", "learning-badges-lifecycle", "learning-course-grades"],
+    [
+        "learning-certificate-lifecycle",
+        "learning-badges-lifecycle",
+        "learning-course-grades",
+        # Studio's COURSE_CATALOG_INFO_CHANGED (course run schedules).
+        "course-catalog-info-changed",
+    ],
 )
 # Kafka (EVENT_BUS_BACKEND=kafka), laid out as edx-event-bus-kafka does; the setting names are that
 # library's, so an LMS and this service read the same ones. Both are required once the backend is kafka
