@@ -7,6 +7,7 @@ We read and acknowledge ourselves: that library acknowledges a message even when
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..data import IncomingMessage
 from ..exceptions import PublishError
 
 EVENT_DATA_FIELD = b"event_data"
+CLAIM_PAGE = 100
 
 
 def full_topic(topic: str) -> str:
@@ -60,6 +62,7 @@ class RedisStreamConsumer:
         self.group = group
         self.consumer = consumer
         self._pending_done = False
+        self._next_claim = 0.0
         try:
             self.client.xgroup_create(self.stream, group, id="0", mkstream=True)
         except redis.ResponseError as exc:
@@ -67,9 +70,15 @@ class RedisStreamConsumer:
                 raise
 
     def read(self, *, count: int, block_ms: int) -> list[IncomingMessage]:
-        """The next messages: this consumer's pending ones first (after a crash), then new ones."""
-        if not self._pending_done:
-            self._claim_abandoned(count=count)
+        """The next messages: this consumer's pending ones first (after a crash, a rewind, or claimed
+        from a dead member), then new ones."""
+        # Claim at start and then periodically, not only at start: a member that dies while we run
+        # (or whose messages are not idle long enough yet when we start, as when its replacement comes
+        # up at once under a new name) would otherwise leave its messages pending forever.
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + max(settings.EVENT_BUS_REDIS_CLAIM_IDLE_MS, 1000) / 2000
+            if self._claim_abandoned():
+                self._pending_done = False
         start = "0" if not self._pending_done else ">"
         response: Any = self.client.xreadgroup(
             self.group, self.consumer, {self.stream: start}, count=count, block=None if start == "0" else block_ms
@@ -80,12 +89,25 @@ class RedisStreamConsumer:
             return self.read(count=count, block_ms=block_ms)
         return [self._to_message(message_id, fields) for message_id, fields in entries]
 
-    def _claim_abandoned(self, *, count: int) -> None:
-        # Messages a crashed consumer of the group read but never acknowledged (a pod that did not
-        # come back under its name) become ours once idle long enough; they are then our pending ones.
-        self.client.xautoclaim(
-            self.stream, self.group, self.consumer, min_idle_time=settings.EVENT_BUS_REDIS_CLAIM_IDLE_MS, count=count
-        )
+    def _claim_abandoned(self) -> bool:
+        """Make ours the messages a member of the group read and left unacknowledged for
+        EVENT_BUS_REDIS_CLAIM_IDLE_MS (a pod that did not come back under its name); they are then our
+        pending ones. True if there were any."""
+        claimed = False
+        cursor: Any = "0-0"
+        # XAUTOCLAIM claims one page; a dead member may have left more than a page.
+        while True:
+            cursor, entries, *_ = self.client.xautoclaim(
+                self.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=settings.EVENT_BUS_REDIS_CLAIM_IDLE_MS,
+                start_id=cursor,
+                count=CLAIM_PAGE,
+            )
+            claimed = claimed or bool(entries)
+            if cursor in (b"0-0", "0-0"):
+                return claimed
 
     def _to_message(self, message_id: bytes, fields: dict[bytes, bytes] | None) -> IncomingMessage:
         # A pending entry whose message was trimmed from the stream comes back with no fields.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from openedx_events.tooling import OpenEdxPublicSignal
 
 from apps.eventbus.registry import register_handler, unregister_handler
 from apps.eventbus.tests.kafka_support import KafkaBus, MockCluster, SchemaRegistry, mock_cluster, schema_registry
+from apps.eventbus.tests.process_support import ConsumerProcess, ConsumerStarter, start_consumer
 
 
 @pytest.fixture
@@ -66,3 +68,21 @@ def bus_kafka(settings: Any, kafka_cluster: MockCluster, kafka_schema_registry: 
     settings.EVENT_BUS_KAFKA_DELIVERY_TIMEOUT_MS = 5_000
     settings.EVENT_BUS_TOPIC_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
     return KafkaBus(cluster=kafka_cluster, registry=kafka_schema_registry, prefix=settings.EVENT_BUS_TOPIC_PREFIX)
+
+
+@pytest.fixture
+def consumers(transactional_db: None, tmp_path: Path) -> Iterator[ConsumerStarter]:
+    """Start `manage.py run_event_consumer` processes (logs under tmp_path) sharing the test database;
+    any still running when the test ends is killed before the database is flushed."""
+    started: list[ConsumerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> ConsumerProcess:
+        consumer = start_consumer(tmp_path / "consumer-logs", *args, env=env)
+        started.append(consumer)
+        return consumer
+
+    yield start
+    for consumer in started:
+        if consumer.alive():
+            consumer.process.kill()
+            consumer.process.wait()
