@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model, Prefetch, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.utils.text import slugify
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
@@ -24,6 +24,7 @@ __all__ = [
     "CatalogError",
     "CatalogNotFoundError",
     "get_course_run",
+    "get_course_runs",
     "get_or_create_course_run",
     "get_program",
     "get_program_by_id",
@@ -40,47 +41,79 @@ log = logging.getLogger(__name__)
 # --- reads ------------------------------------------------------------------------------------
 
 
-def _programs_with_tree() -> QuerySet[Program]:
-    # Four queries whatever the size: programs, organizations, program courses with their course,
-    # and the runs of those courses.
-    return Program.objects.prefetch_related(
-        "authoring_organizations",
-        Prefetch(
-            "program_courses",
-            queryset=ProgramCourse.objects.select_related("course").prefetch_related(
-                Prefetch(
-                    "course__course_runs", queryset=CourseRun.objects.order_by(F("start").asc(nulls_last=True), "key")
+def _read_programs(programs: QuerySet[Program]) -> list[ProgramData]:
+    """These programs with their organizations, courses and runs, in their queryset's order, in three
+    queries whatever their number. Read as flat rows without building model instances: learner
+    records and the program completion engine read programs for every request and batch of events."""
+    rows = list(programs.values("id", "uuid", "title", "type", "type_slug", "status"))
+    ids = [row["id"] for row in rows]
+    organizations: dict[int, list[OrganizationData]] = {}
+    for program_id, org_uuid, org_key, name, logo in (
+        Organization.objects.filter(programs__in=ids)
+        .order_by("key")
+        .values_list("programs", "uuid", "key", "name", "certificate_logo_image_url")
+    ):
+        organizations.setdefault(program_id, []).append(
+            OrganizationData(uuid=org_uuid, key=org_key, name=name, certificate_logo_image_url=logo)
+        )
+    # One row per (program, course, run); a course without runs still gets one, with the run columns NULL.
+    course_rows = (
+        ProgramCourse.objects.filter(program_id__in=ids)
+        .order_by("position", "id", F("course__course_runs__start").asc(nulls_last=True), "course__course_runs__key")
+        .values_list(
+            "program_id",
+            "course_id",
+            "course__uuid",
+            "course__key",
+            "course__title",
+            "course__course_runs__id",
+            "course__course_runs__key",
+            "course__course_runs__title",
+            "course__course_runs__start",
+            "course__course_runs__end",
+            "course__course_runs__pacing_type",
+            "course__course_runs__certificate_available_date",
+        )
+    )
+    courses: dict[int, dict[int, tuple[tuple[uuid.UUID, str, str], list[CourseRunData]]]] = {}
+    for (
+        program_id,
+        course_id,
+        course_uuid,
+        key,
+        title,
+        run_id,
+        run_key,
+        run_title,
+        start,
+        end,
+        pacing,
+        available,
+    ) in course_rows:
+        _, runs = courses.setdefault(program_id, {}).setdefault(course_id, ((course_uuid, key, title), []))
+        if run_id is not None:
+            runs.append(
+                CourseRunData(
+                    id=run_id,
+                    key=run_key,
+                    title=run_title or title,
+                    start=start,
+                    end=end,
+                    pacing_type=pacing,
+                    certificate_available_date=available,
                 )
+            )
+    return [
+        ProgramData(
+            **row,
+            organizations=tuple(organizations.get(row["id"], ())),
+            courses=tuple(
+                CourseData(id=course_id, uuid=course_uuid, key=key, title=title, runs=tuple(runs))
+                for course_id, ((course_uuid, key, title), runs) in courses.get(row["id"], {}).items()
             ),
-        ),
-    )
-
-
-def _to_data(program: Program) -> ProgramData:
-    return ProgramData(
-        id=program.pk,
-        uuid=program.uuid,
-        title=program.title,
-        type=program.type,
-        type_slug=program.type_slug,
-        status=program.status,
-        organizations=tuple(
-            OrganizationData(
-                uuid=o.uuid, key=o.key, name=o.name, certificate_logo_image_url=o.certificate_logo_image_url
-            )
-            for o in program.authoring_organizations.all()
-        ),
-        courses=tuple(
-            CourseData(
-                id=pc.course.pk,
-                uuid=pc.course.uuid,
-                key=pc.course.key,
-                title=pc.course.title,
-                runs=tuple(_run_to_data(run, course_title=pc.course.title) for run in pc.course.course_runs.all()),
-            )
-            for pc in program.program_courses.all()
-        ),
-    )
+        )
+        for row in rows
+    ]
 
 
 def _run_to_data(run: CourseRun, *, course_title: str) -> CourseRunData:
@@ -96,59 +129,14 @@ def _run_to_data(run: CourseRun, *, course_title: str) -> CourseRunData:
 
 
 def get_program(*, program_uuid: uuid.UUID) -> ProgramData:
-    """The program with its organizations, courses and runs, in three queries. Read as flat rows
-    without building model instances, since learner records call it on every request. Raises
+    """The program with its organizations, courses and runs, in three queries. Raises
     CatalogNotFoundError."""
-    program = Program.objects.filter(uuid=program_uuid).values("id", "uuid", "title", "type", "type_slug", "status")
-    row = program.first()
-    if row is None:
+    programs = _read_programs(Program.objects.filter(uuid=program_uuid))
+    if not programs:
         raise CatalogNotFoundError(
             f"No program {program_uuid}.", code=CatalogErrorCode.PROGRAM_NOT_FOUND, field="program_uuid"
         )
-    organizations = Organization.objects.filter(programs=row["id"]).order_by("key")
-    # One row per (course, run); a course without runs still gets one row, with the run columns NULL.
-    course_rows = (
-        ProgramCourse.objects.filter(program_id=row["id"])
-        .order_by("position", "id", F("course__course_runs__start").asc(nulls_last=True), "course__course_runs__key")
-        .values_list(
-            "course_id",
-            "course__uuid",
-            "course__key",
-            "course__title",
-            "course__course_runs__id",
-            "course__course_runs__key",
-            "course__course_runs__title",
-            "course__course_runs__start",
-            "course__course_runs__end",
-            "course__course_runs__pacing_type",
-            "course__course_runs__certificate_available_date",
-        )
-    )
-    courses: dict[int, tuple[tuple[uuid.UUID, str, str], list[CourseRunData]]] = {}
-    for course_id, course_uuid, key, title, run_id, run_key, run_title, start, end, pacing, available in course_rows:
-        _, runs = courses.setdefault(course_id, ((course_uuid, key, title), []))
-        if run_id is not None:
-            runs.append(
-                CourseRunData(
-                    id=run_id,
-                    key=run_key,
-                    title=run_title or title,
-                    start=start,
-                    end=end,
-                    pacing_type=pacing,
-                    certificate_available_date=available,
-                )
-            )
-    return ProgramData(
-        **row,
-        organizations=tuple(
-            OrganizationData(**o) for o in organizations.values("uuid", "key", "name", "certificate_logo_image_url")
-        ),
-        courses=tuple(
-            CourseData(id=course_id, uuid=course_uuid, key=key, title=title, runs=tuple(runs))
-            for course_id, ((course_uuid, key, title), runs) in courses.items()
-        ),
-    )
+    return programs[0]
 
 
 def get_program_by_id(*, program_id: int) -> ProgramData:
@@ -164,11 +152,11 @@ def get_program_by_id(*, program_id: int) -> ProgramData:
 
 def list_programs_with_courses(*, course_run_ids: Iterable[int] | None = None) -> list[ProgramData]:
     """Programs (any status but deleted) with their tree, optionally only those containing one of
-    the given course runs' courses. Four queries whatever the number of programs."""
-    programs = _programs_with_tree().exclude(status="deleted")
+    the given course runs' courses, by title. Three queries whatever the number of programs."""
+    programs = Program.objects.exclude(status="deleted")
     if course_run_ids is not None:
         programs = programs.filter(courses__course_runs__id__in=list(course_run_ids)).distinct()
-    return [_to_data(p) for p in programs.order_by("title")]
+    return _read_programs(programs.order_by("title", "id"))
 
 
 def list_programs() -> QuerySet[Program]:
@@ -178,13 +166,23 @@ def list_programs() -> QuerySet[Program]:
 
 def get_course_run(*, key: str) -> CourseRunData:
     """The course run with this key; raises CatalogNotFoundError."""
-    try:
-        run = CourseRun.objects.select_related("course").get(key=key)
-    except CourseRun.DoesNotExist:
-        raise CatalogNotFoundError(
-            f"No course run {key!r}.", code=CatalogErrorCode.COURSE_RUN_NOT_FOUND, field="course_run_key"
-        ) from None
-    return _run_to_data(run, course_title=run.course.title)
+    return get_course_runs(keys=[key])[key]
+
+
+def get_course_runs(*, keys: Iterable[str]) -> dict[str, CourseRunData]:
+    """The course runs with these keys, keyed by key, in one query whatever their number. Raises
+    CatalogNotFoundError naming the first key (in the order given) that is unknown."""
+    wanted = list(dict.fromkeys(keys))
+    runs = {
+        run.key: _run_to_data(run, course_title=run.course.title)
+        for run in CourseRun.objects.select_related("course").filter(key__in=wanted)
+    }
+    for key in wanted:
+        if key not in runs:
+            raise CatalogNotFoundError(
+                f"No course run {key!r}.", code=CatalogErrorCode.COURSE_RUN_NOT_FOUND, field="course_run_key"
+            )
+    return runs
 
 
 # --- course runs as the LMS reports them ------------------------------------------------------

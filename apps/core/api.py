@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from secrets import token_urlsafe
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
+from .data import LearnerIdentity
 from .exceptions import CoreErrorCode, DomainError, LearnerIdentityError, NotFoundError
 from .models import TimeStampedModel, User
 
 __all__ = [
     "DomainError",
+    "LearnerIdentity",
     "LearnerIdentityError",
     "NotFoundError",
     "TimeStampedModel",
     "User",
     "get_learner",
     "get_or_create_learner",
+    "get_or_create_learners",
     "is_privileged",
     "lock_learner",
     "request_user",
@@ -66,69 +76,171 @@ def get_or_create_learner(
     email: str | None = None,
     full_name: str | None = None,
 ) -> User:
-    """Find the learner by LMS id, else by username, creating or completing them. Idempotent.
+    """Find the learner by LMS id, else by username, creating or completing them; lock their row until
+    the caller's transaction ends. Idempotent.
 
     The LMS id is authoritative: when a username now belongs to another LMS id (a rename in the
     LMS), the stale holder loses it. Two partial records of one person (one with only the id, one with
     only the username) raise LearnerIdentityError rather than guess.
     """
-    if lms_user_id is None and not username:
-        raise LearnerIdentityError(
-            "A learner needs an LMS user id or a username.", code=CoreErrorCode.MISSING_IDENTITY, field="username"
-        )
+    identity = LearnerIdentity(lms_user_id=lms_user_id, username=username, email=email, full_name=full_name)
+    return get_or_create_learners([identity])[0]
+
+
+def get_or_create_learners(identities: Sequence[LearnerIdentity]) -> list[User]:
+    """`get_or_create_learner` for each identity, in order (a later one sees what an earlier one did),
+    in a fixed number of queries whatever their number; returns one user per identity, as resolving
+    that identity left them (a later one may have changed their email or name since). Locks every
+    learner involved, in pk order, until the caller's transaction ends. All or nothing: raises
+    LearnerIdentityError for the first identity that is missing or conflicts."""
+    for identity in identities:
+        if identity.lms_user_id is None and not identity.username:
+            raise LearnerIdentityError(
+                "A learner needs an LMS user id or a username.", code=CoreErrorCode.MISSING_IDENTITY, field="username"
+            )
     for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _get_or_create_learner_locked(
-                    lms_user_id=lms_user_id, username=username or None, email=email, full_name=full_name
-                )
-        except IntegrityError:
-            # A concurrent call created the same learner first; the second pass finds it.
-            if attempt:
-                raise
+        # Locks need a transaction (this one, if the caller has none); a savepoint is needed only
+        # around the writes, to retry them, so an identity error leaves the caller's transaction usable.
+        with nullcontext() if connection.in_atomic_block else transaction.atomic():
+            learners, resolved = _resolve_learners(identities)
+            if learners.writes():
+                try:
+                    with transaction.atomic():
+                        learners.save()
+                except IntegrityError:
+                    # A concurrent call created one of these learners first; the second pass finds them.
+                    if attempt:
+                        raise
+                    continue
+            # A later identity may have changed a learner again (a new email): each gets the learner
+            # as it left them, as if resolved and saved one at a time.
+            return [user if _identity_of(user) == fields else _as_of(user, fields) for user, fields in resolved]
     raise AssertionError("unreachable")
 
 
-def _get_or_create_learner_locked(
-    *, lms_user_id: int | None, username: str | None, email: str | None, full_name: str | None
-) -> User:
-    candidates = User.objects.select_for_update().order_by("pk")
-    by_id = candidates.filter(lms_user_id=lms_user_id).first() if lms_user_id is not None else None
-    by_name = candidates.filter(username=username).first() if username else None
+@dataclass
+class _Learners:
+    """The users an identity can name, locked, changed in memory as each identity is resolved and
+    written at the end: a later identity sees what an earlier one did, as if each had been saved."""
 
-    if by_id and by_name and by_id.pk != by_name.pk:
+    by_id: dict[int, User]
+    by_name: dict[str, User]
+    new: list[User] = field(default_factory=list)
+    changed: dict[int, User] = field(default_factory=dict)
+    stored_usernames: dict[int, str | None] = field(default_factory=dict)  # before any change
+
+    def set_username(self, user: User, username: str | None) -> None:
+        if user.username is not None and self.by_name.get(user.username) is user:
+            del self.by_name[user.username]
+        if user.pk is not None:
+            self.stored_usernames.setdefault(user.pk, user.username)
+        self.set(user, "username", username)
+        if username is not None:
+            self.by_name[username] = user
+
+    def set(self, user: User, name: str, value: object) -> None:
+        setattr(user, name, value)
+        if name == "lms_user_id" and user.lms_user_id is not None:
+            self.by_id[user.lms_user_id] = user
+        if user.pk is not None:
+            self.changed[user.pk] = user
+
+    def create(self, *, lms_user_id: int | None, username: str | None) -> User:
+        # Unusable (learners sign in through the LMS) and random, as set_unusable_password() makes
+        # it, whose get_random_string() draws each character separately: a tenth of the cost.
+        user = User(lms_user_id=lms_user_id, username=username, password=UNUSABLE_PASSWORD_PREFIX + token_urlsafe(30))
+        self.new.append(user)
+        if lms_user_id is not None:
+            self.by_id[lms_user_id] = user
+        if username is not None:
+            self.by_name[username] = user
+        return user
+
+    def writes(self) -> bool:
+        return bool(self.new or self.changed)
+
+    def save(self) -> None:
+        # Usernames are unique: first free those that moved, so that any row may take them.
+        moved = [self.changed[pk] for pk, stored in self.stored_usernames.items() if stored is not None]
+        if moved:
+            User.objects.bulk_update([User(pk=user.pk, username=None) for user in moved], ["username"])
+        # In key order, not the events': two transactions creating the same learners then wait for
+        # each other's first one instead of each holding one the other needs (a deadlock).
+        User.objects.bulk_create(sorted(self.new, key=lambda u: (u.lms_user_id or 0, u.username or "")))
+        if self.changed:
+            User.objects.bulk_update(list(self.changed.values()), list(_IDENTITY_FIELDS))
+
+
+def _resolve_learners(
+    identities: Sequence[LearnerIdentity],
+) -> tuple[_Learners, list[tuple[User, tuple[object, ...]]]]:
+    """Lock the learners these identities name and resolve each in memory, in order (`save()` writes
+    what that changed); for each identity, its learner and their identity fields as it left them."""
+    ids = {i.lms_user_id for i in identities if i.lms_user_id is not None}
+    names = {i.username for i in identities if i.username}
+    candidates = list(
+        User.objects.select_for_update().filter(Q(lms_user_id__in=ids) | Q(username__in=names)).order_by("pk")
+    )
+    learners = _Learners(
+        by_id={u.lms_user_id: u for u in candidates if u.lms_user_id is not None},
+        by_name={u.username: u for u in candidates if u.username is not None},
+    )
+    resolved = []
+    for identity in identities:
+        user = _resolve_learner(learners, identity)
+        resolved.append((user, _identity_of(user)))
+    return learners, resolved
+
+
+_IDENTITY_FIELDS = ("lms_user_id", "username", "email", "full_name")
+
+
+def _identity_of(user: User) -> tuple[object, ...]:
+    return tuple(getattr(user, name) for name in _IDENTITY_FIELDS)
+
+
+def _as_of(user: User, fields: tuple[object, ...]) -> User:
+    earlier = copy.copy(user)
+    for name, value in zip(_IDENTITY_FIELDS, fields, strict=True):
+        setattr(earlier, name, value)
+    return earlier
+
+
+def _resolve_learner(learners: _Learners, identity: LearnerIdentity) -> User:
+    lms_user_id, username = identity.lms_user_id, identity.username or None
+    by_id = learners.by_id.get(lms_user_id) if lms_user_id is not None else None
+    by_name = learners.by_name.get(username) if username else None
+
+    if by_id and by_name and by_id is not by_name:
         if by_name.lms_user_id is None:
             raise LearnerIdentityError(
                 f"LMS user {lms_user_id} and username {username!r} are two separate records here.",
                 code=CoreErrorCode.IDENTITY_CONFLICT,
             )
         log.info("Username %r moved from LMS user %s to %s", username, by_name.lms_user_id, lms_user_id)
-        by_name.username = None
-        by_name.save(update_fields=["username"])
+        learners.set_username(by_name, None)
         by_name = None
 
     user = by_id or by_name
     if user is None:
-        user = User(lms_user_id=lms_user_id, username=username)
-        user.set_unusable_password()
-    elif by_name and lms_user_id is not None and by_name.lms_user_id not in (None, lms_user_id):
+        return _complete(learners, learners.create(lms_user_id=lms_user_id, username=username), identity)
+    if by_name and lms_user_id is not None and by_name.lms_user_id not in (None, lms_user_id):
         # The username belongs to a different LMS id and nobody holds this id: a new learner took
         # over a freed username.
-        by_name.username = None
-        by_name.save(update_fields=["username"])
-        user = User(lms_user_id=lms_user_id, username=username)
-        user.set_unusable_password()
+        learners.set_username(by_name, None)
+        return _complete(learners, learners.create(lms_user_id=lms_user_id, username=username), identity)
+    return _complete(learners, user, identity)
 
-    changed = user.pk is None
-    for field, value in (
-        ("lms_user_id", lms_user_id),
-        ("username", username),
-        ("email", email),
-        ("full_name", full_name),
+
+def _complete(learners: _Learners, user: User, identity: LearnerIdentity) -> User:
+    username = identity.username or None
+    if username is not None and user.username != username:
+        learners.set_username(user, username)
+    for name, value in (
+        ("lms_user_id", identity.lms_user_id),
+        ("email", identity.email),
+        ("full_name", identity.full_name),
     ):
-        if value not in (None, "") and getattr(user, field) != value:
-            setattr(user, field, value)
-            changed = True
-    if changed:
-        user.save()
+        if value not in (None, "") and getattr(user, name) != value:
+            learners.set(user, name, value)
     return user

@@ -7,10 +7,12 @@ class CredentialsConfig(AppConfig):
     verbose_name = "Credentials: certificates, grades"
 
     def ready(self) -> None:
-        from apps.eventbus.api import register_handler
+        from apps.eventbus.api import register_batch_handler, register_handler
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .handlers import HANDLERS
+        from .handlers import BATCH_HANDLERS, HANDLERS
 
         for signal, handler in HANDLERS.items():
             register_handler(signal, handler)
+        for signal, batch_handler in BATCH_HANDLERS.items():
+            register_batch_handler(signal, batch_handler)

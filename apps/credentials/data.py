@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from apps.core.data import LearnerIdentity
+
 
 @dataclass(frozen=True)
 class GradeData:
@@ -62,3 +64,28 @@ class VisibleDatesData:
 
     course_certificates: int
     program_certificates: int
+
+
+@dataclass(frozen=True)
+class CourseCertificateUpdate:
+    """The LMS's word on one learner's course certificate in a run and mode: awarded, or not."""
+
+    learner: LearnerIdentity
+    course_run_key: str
+    mode: str
+    is_awarded: bool
+    download_url: str = ""
+
+
+@dataclass(frozen=True)
+class GradeUpdate:
+    """The LMS's word on one learner's grade in a course run. None for the percent or the letter
+    keeps the stored one (a passing-status event carries neither)."""
+
+    learner: LearnerIdentity
+    course_run_key: str
+    percent_grade: Decimal | None
+    passed: bool
+    letter_grade: str | None = ""
+    passed_at: datetime.datetime | None = None
+    lms_last_updated_at: datetime.datetime | None = None

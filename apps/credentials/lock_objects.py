@@ -16,7 +16,7 @@ from django.db.models import Model
 
 from apps.core.api import User, lock_learner
 
-from .models import CourseCertificate, CredentialStatus, UserCredential
+from .models import CourseCertificate, UserCredential
 
 
 def lock_learner_credentials(*, user_id: int) -> User:
@@ -41,18 +41,22 @@ def lock_learners_credentials(*, user_ids: Iterable[int]) -> list[int]:
     )
 
 
-def lock_awarded_credentials(
-    *, model: type[Model], configuration_ids: Iterable[int], user_ids: Iterable[int] | None = None
+def lock_credentials(
+    *,
+    model: type[Model],
+    configuration_ids: Iterable[int],
+    user_ids: Iterable[int] | None = None,
+    status: str | None = None,
 ) -> list[UserCredential]:
-    """Lock and return the awarded credentials of these configurations of `model` (optionally only
-    these learners'), in pk order. Take the learners' locks first."""
+    """Lock and return the credentials of these configurations of `model` (optionally only these
+    learners', only in this status), in pk order. Take the learners' locks first."""
     credentials = UserCredential.objects.select_for_update().filter(
-        credential_content_type=ContentType.objects.get_for_model(model),
-        credential_id__in=list(configuration_ids),
-        status=CredentialStatus.AWARDED,
+        credential_content_type=ContentType.objects.get_for_model(model), credential_id__in=list(configuration_ids)
     )
     if user_ids is not None:
         credentials = credentials.filter(user_id__in=list(user_ids))
+    if status is not None:
+        credentials = credentials.filter(status=status)
     return list(credentials.order_by("pk"))
 
 

@@ -4,6 +4,8 @@ Each service owns its transaction."""
 from __future__ import annotations
 
 import datetime
+import enum
+import functools
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -22,6 +24,7 @@ from openedx_events.learning.signals import PROGRAM_CERTIFICATE_AWARDED, PROGRAM
 from apps.catalog.api import (
     CatalogNotFoundError,
     get_course_run,
+    get_course_runs,
     get_or_create_course_run,
     get_program,
     get_program_by_id,
@@ -29,15 +32,22 @@ from apps.catalog.api import (
     record_course_run,
 )
 from apps.catalog.data import CourseRunChangeData, CourseRunData, ProgramData
-from apps.core.api import User
-from apps.eventbus.api import enqueue_event
+from apps.core.api import LearnerIdentity, User, get_or_create_learners
+from apps.eventbus.api import OutgoingEvent, enqueue_events
 
 from . import selectors
-from .data import CourseCertificateData, ProgramCompletionData, SignatoryData, VisibleDatesData
+from .data import (
+    CourseCertificateData,
+    CourseCertificateUpdate,
+    GradeUpdate,
+    ProgramCompletionData,
+    SignatoryData,
+    VisibleDatesData,
+)
 from .exceptions import CredentialsError, CredentialsErrorCode
 from .lock_objects import (
-    lock_awarded_credentials,
     lock_course_certificate,
+    lock_credentials,
     lock_learner_credentials,
     lock_learners_credentials,
     lock_user_credential,
@@ -82,7 +92,9 @@ def award_credential(
     certificate re-evaluates the learner's programs containing its course."""
     with transaction.atomic():
         lock_learner_credentials(user_id=user.pk)
-        outcome = _award(user=user, configuration=configuration, download_url=download_url, visible_date=visible_date)
+        outcome = _change_credential(
+            user=user, configuration=configuration, award=True, download_url=download_url, visible_date=visible_date
+        )
         if outcome.status_changed:
             _follow_status_change(user=user, configuration=configuration, credential=outcome.credential)
         return outcome.credential
@@ -95,31 +107,36 @@ def revoke_credential(*, user: User, configuration: Model) -> UserCredential:
     certificate re-evaluates the learner's programs containing its course."""
     with transaction.atomic():
         lock_learner_credentials(user_id=user.pk)
-        outcome = _revoke(user=user, configuration=configuration)
+        outcome = _change_credential(user=user, configuration=configuration, award=False)
         if outcome.status_changed:
             _follow_status_change(user=user, configuration=configuration, credential=outcome.credential)
         return outcome.credential
 
 
-def _award(
+def _credential_changes(
+    credential: UserCredential | None,
     *,
-    user: User,
-    configuration: Model,
+    award: bool,
+    now: datetime.datetime,
     download_url: str = "",
     visible_date: datetime.datetime | None = None,
-) -> CredentialOutcome:
-    # The caller holds a transaction and the learner's lock.
-    now = timezone.now()
-    credential, created = _lock_or_create(
-        user=user,
-        configuration=configuration,
-        status=CredentialStatus.AWARDED,
-        download_url=download_url,
-        visible_date=visible_date,
-        awarded_at=now,
-    )
-    if created:
-        return CredentialOutcome(credential, status_changed=True)
+) -> tuple[dict[str, object], bool]:
+    """The rules of awarding and revoking, for every path: the fields to set on the learner's
+    credential (all of a new one's when `credential` is None) and whether its status changes.
+
+    Awarding re-awards a revoked credential; an awarded one keeps its uuid and award time, and only a
+    new url or visible date is taken. Revoking a credential never seen records it as revoked with no
+    status change: nothing was awarded, so nothing was taken away.
+    """
+    if credential is None:
+        if award:
+            created = {"download_url": download_url, "visible_date": visible_date, "awarded_at": now}
+            return {"status": CredentialStatus.AWARDED, **created}, True
+        return {"status": CredentialStatus.REVOKED, "revoked_at": now}, False
+    if not award:
+        if credential.status == CredentialStatus.REVOKED:
+            return {}, False
+        return {"status": CredentialStatus.REVOKED, "revoked_at": now}, True
     updates: dict[str, object] = {}
     status_changed = credential.status != CredentialStatus.AWARDED
     if status_changed:
@@ -128,57 +145,54 @@ def _award(
         updates["download_url"] = download_url
     if visible_date is not None and credential.visible_date != visible_date:
         updates["visible_date"] = visible_date
-    return CredentialOutcome(_apply(credential, updates), status_changed=status_changed)
+    return updates, status_changed
 
 
-def _revoke(*, user: User, configuration: Model) -> CredentialOutcome:
-    # The caller holds a transaction and the learner's lock.
-    now = timezone.now()
-    credential, created = _lock_or_create(
-        user=user, configuration=configuration, status=CredentialStatus.REVOKED, revoked_at=now
+def _change_credential(
+    *,
+    user: User,
+    configuration: Model,
+    award: bool,
+    download_url: str = "",
+    visible_date: datetime.datetime | None = None,
+) -> CredentialOutcome:
+    """Award or revoke one credential by `_credential_changes`. The caller holds a transaction and the
+    learner's lock."""
+    changes = functools.partial(
+        _credential_changes, award=award, now=timezone.now(), download_url=download_url, visible_date=visible_date
     )
-    if created or credential.status == CredentialStatus.REVOKED:
-        # Nothing was awarded before, so nothing was taken away: no follow-up.
-        return CredentialOutcome(credential, status_changed=False)
-    return CredentialOutcome(
-        _apply(credential, {"status": CredentialStatus.REVOKED, "revoked_at": now}), status_changed=True
-    )
+    credential = lock_user_credential(user_id=user.pk, configuration=configuration)
+    if credential is None:
+        fields, status_changed = changes(None)
+        try:
+            with transaction.atomic():
+                created = UserCredential.objects.create(
+                    user=user,
+                    credential_content_type=ContentType.objects.get_for_model(configuration),
+                    credential_id=configuration.pk,
+                    **fields,
+                )
+                return CredentialOutcome(created, status_changed=status_changed)
+        except IntegrityError:
+            # Another transaction created it between our lock attempt and insert: lock theirs.
+            credential = lock_user_credential(user_id=user.pk, configuration=configuration)
+            assert credential is not None
+    fields, status_changed = changes(credential)
+    return CredentialOutcome(_apply(credential, fields), status_changed=status_changed)
 
 
 def _follow_status_change(*, user: User, configuration: Model, credential: UserCredential) -> None:
     """What a real status change sets off, in the same transaction: a program certificate's is
     announced; a course certificate's re-evaluates the programs that contain its course."""
     if isinstance(configuration, ProgramCertificate):
-        _enqueue_program_certificate_event(
-            user=user, credential=credential, program=get_program_by_id(program_id=configuration.program_id)
-        )
+        program = get_program_by_id(program_id=configuration.program_id)
+        enqueue_events([_program_certificate_event(user=user, credential=credential, program=program)])
     elif isinstance(configuration, CourseCertificate):
         _evaluate_programs(
             user=user,
             programs=list_programs_with_courses(course_run_ids=[configuration.course_run_id]),
             allow_revoke=credential.status == CredentialStatus.REVOKED,
         )
-
-
-def _lock_or_create(*, user: User, configuration: Model, **fields: object) -> tuple[UserCredential, bool]:
-    """The learner's credential for `configuration`, locked; created with `fields` when missing."""
-    credential = lock_user_credential(user_id=user.pk, configuration=configuration)
-    if credential is not None:
-        return credential, False
-    try:
-        with transaction.atomic():
-            created = UserCredential.objects.create(
-                user=user,
-                credential_content_type=ContentType.objects.get_for_model(configuration),
-                credential_id=configuration.pk,
-                **fields,
-            )
-            return created, True
-    except IntegrityError:
-        # Another transaction created it between our lock attempt and insert: lock theirs.
-        credential = lock_user_credential(user_id=user.pk, configuration=configuration)
-        assert credential is not None
-        return credential, False
 
 
 def _apply[M: Model](instance: M, updates: dict[str, object]) -> M:
@@ -260,28 +274,244 @@ def revoke_program_certificate(*, user: User, program_uuid: uuid.UUID) -> UserCr
 def record_course_certificate(
     *, user: User, course_run_key: str, mode: str, is_awarded: bool, download_url: str = ""
 ) -> UserCredential:
-    """Apply the LMS's word on a learner's course certificate: award it (visible from the run's
-    certificate available date when that is still ahead) or revoke it; on a real change, re-evaluate
-    the learner's programs containing the course. A missing configuration for the run in `mode` is
-    created (the LMS decides which modes issue certificates); an existing one is left as it is.
-    Idempotent. Raises CatalogNotFoundError for an unknown run, CredentialsError for an unknown mode."""
-    _check_mode(mode)
-    run = get_course_run(key=course_run_key)
-    with transaction.atomic():
-        lock_learner_credentials(user_id=user.pk)
-        configuration, _ = CourseCertificate.objects.get_or_create(course_run_id=run.id, certificate_type=mode)
-        if is_awarded:
-            outcome = _award(
-                user=user,
-                configuration=configuration,
-                download_url=download_url,
-                visible_date=_course_certificate_visible_date(run, awarded_at=timezone.now()),
+    """`record_course_certificates` for one certificate of a known learner."""
+    learner = LearnerIdentity(lms_user_id=user.lms_user_id, username=user.username)
+    update = CourseCertificateUpdate(
+        learner=learner, course_run_key=course_run_key, mode=mode, is_awarded=is_awarded, download_url=download_url
+    )
+    return record_course_certificates(updates=[update])[0]
+
+
+def record_course_certificates(*, updates: Sequence[CourseCertificateUpdate]) -> list[UserCredential]:
+    """Apply the LMS's word on learners' course certificates, in order: find or create each learner
+    (`core.api.get_or_create_learners`), award the certificate (visible from the run's certificate
+    available date when that is still ahead) or revoke it, and on a real change re-evaluate the
+    learner's programs containing the course. A missing configuration for a run in a mode is created
+    (the LMS decides which modes issue certificates); an existing one is left as it is. Idempotent.
+    Returns each update's credential.
+
+    A fixed number of queries whatever the number of updates; all or nothing: raises
+    CatalogNotFoundError for an unknown run, CredentialsError for an unknown mode, LearnerIdentityError.
+    Locks the learners in pk order, then their credentials in pk order.
+    """
+    for mode in dict.fromkeys(update.mode for update in updates):
+        _check_mode(mode)
+    runs = get_course_runs(keys=[update.course_run_key for update in updates])
+    now = timezone.now()
+    # Inside the caller's transaction no savepoint is needed: an error leaves through it.
+    with transaction.atomic(savepoint=False):
+        users = get_or_create_learners([update.learner for update in updates])
+        configuration_ids = _get_or_create_course_certificates(
+            keys={(runs[update.course_run_key].id, update.mode) for update in updates}
+        )
+        held = _HeldCredentials(
+            lock_credentials(
+                model=CourseCertificate, configuration_ids=configuration_ids.values(), user_ids={u.pk for u in users}
             )
+        )
+        course_type = ContentType.objects.get_for_model(CourseCertificate)
+        credentials, steps = [], []
+        for update, user in zip(updates, users, strict=True):
+            run = runs[update.course_run_key]
+            credential, status_changed = held.change(
+                user=user,
+                content_type_id=course_type.pk,
+                configuration_id=configuration_ids[(run.id, update.mode)],
+                award=update.is_awarded,
+                now=now,
+                download_url=update.download_url,
+                visible_date=_course_certificate_visible_date(run, awarded_at=now),
+            )
+            credentials.append(credential)
+            steps.append(
+                _CourseCertificateStep(
+                    user=user,
+                    certificate=_course_certificate_data(credential, course_run_id=run.id, mode=update.mode),
+                    status_changed=status_changed,
+                )
+            )
+        events = _evaluate_programs_after(steps, held=held, now=now)
+        held.save(now=now)
+        enqueue_events(events)
+    return credentials
+
+
+def _get_or_create_course_certificates(*, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The ids of the course certificate configurations of these (course run id, mode), creating the
+    missing ones. The caller holds a transaction."""
+
+    def read() -> dict[tuple[int, str], int]:
+        rows = CourseCertificate.objects.filter(course_run_id__in={run_id for run_id, _ in keys}).values_list(
+            "course_run_id", "certificate_type", "pk"
+        )
+        return {(run_id, mode): pk for run_id, mode, pk in rows}
+
+    found = read()
+    if missing := keys - found.keys():
+        # Another consumer may create the same ones meanwhile: keep theirs.
+        CourseCertificate.objects.bulk_create(
+            [CourseCertificate(course_run_id=run_id, certificate_type=mode) for run_id, mode in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found = read()
+    return found
+
+
+class _HeldCredentials:
+    """Learners' credentials, locked by the caller, changed in memory by `_credential_changes` and
+    written at the end in two statements (new ones, changed ones). The caller holds a transaction
+    and the learners' locks, so what it reads here stays true until it commits."""
+
+    def __init__(self, credentials: Iterable[UserCredential]) -> None:
+        self._by_key: dict[tuple[int, int, int], UserCredential] = {}
+        self._new: list[UserCredential] = []
+        self._changed: dict[int, UserCredential] = {}
+        self._changed_fields: set[str] = set()
+        self.add(credentials)
+
+    def add(self, credentials: Iterable[UserCredential]) -> None:
+        for credential in credentials:
+            self._by_key[(credential.user_id, credential.credential_content_type_id, credential.credential_id)] = (
+                credential
+            )
+
+    def get(self, *, user_id: int, content_type_id: int, configuration_id: int) -> UserCredential | None:
+        return self._by_key.get((user_id, content_type_id, configuration_id))
+
+    def change(
+        self,
+        *,
+        user: User,
+        content_type_id: int,
+        configuration_id: int,
+        award: bool,
+        now: datetime.datetime,
+        download_url: str = "",
+        visible_date: datetime.datetime | None = None,
+    ) -> tuple[UserCredential, bool]:
+        """Award or revoke the learner's credential in memory; return it and whether its status changed."""
+        credential = self.get(user_id=user.pk, content_type_id=content_type_id, configuration_id=configuration_id)
+        fields, status_changed = _credential_changes(
+            credential, award=award, now=now, download_url=download_url, visible_date=visible_date
+        )
+        if credential is None:
+            credential = UserCredential(
+                user=user, credential_content_type_id=content_type_id, credential_id=configuration_id, **fields
+            )
+            self._new.append(credential)
+            self.add([credential])
+            return credential, status_changed
+        for name, value in fields.items():
+            setattr(credential, name, value)
+        if fields and credential.pk is not None:
+            self._changed[credential.pk] = credential
+            self._changed_fields.update(fields)
+        return credential, status_changed
+
+    def save(self, *, now: datetime.datetime) -> None:
+        UserCredential.objects.bulk_create(self._new)
+        if self._changed:
+            for credential in self._changed.values():
+                credential.modified = now  # bulk_update leaves auto_now fields alone
+            UserCredential.objects.bulk_update(
+                list(self._changed.values()), [*sorted(self._changed_fields), "modified"]
+            )
+
+
+@dataclass(frozen=True)
+class _CourseCertificateStep:
+    """One update of a batch: the learner and their course certificate as the update left it."""
+
+    user: User
+    certificate: CourseCertificateData
+    status_changed: bool
+
+
+def _course_certificate_data(credential: UserCredential, *, course_run_id: int, mode: str) -> CourseCertificateData:
+    return CourseCertificateData(
+        uuid=credential.uuid,
+        course_run_id=course_run_id,
+        mode=mode,
+        status=credential.status,
+        download_url=credential.download_url,
+        visible_date=credential.visible_date,
+        awarded_at=credential.awarded_at,
+    )
+
+
+def _evaluate_programs_after(
+    steps: Sequence[_CourseCertificateStep], *, held: _HeldCredentials, now: datetime.datetime
+) -> list[OutgoingEvent]:
+    """The program completion engine over a batch of course certificate changes not yet written:
+    after each step that changed a certificate's status, in order, decide the learner's programs
+    containing its course as `_evaluate_programs` does after one, changing their program
+    certificates in `held`. Returns the events of the real changes, in order. A fixed number of
+    queries; locks the program certificates of the learners concerned."""
+    changed = [step for step in steps if step.status_changed]
+    if not changed:
+        return []
+    programs = list_programs_with_courses(course_run_ids={step.certificate.course_run_id for step in changed})
+    configurations = {
+        c.program_id: c for c in ProgramCertificate.objects.filter(program_id__in=[p.id for p in programs])
+    }
+    programs = [p for p in programs if p.id in configurations]
+    if not programs:
+        return []
+    user_ids = {step.user.pk for step in changed}
+    # What they held before this batch; each step below then applies its own change, in order.
+    earned = {
+        user_id: {certificate.uuid: certificate for certificate in certificates}
+        for user_id, certificates in selectors.list_awarded_course_certificates_by_learner(
+            user_ids=user_ids, course_run_ids={run_id for p in programs for run_id in p.course_run_ids}
+        ).items()
+    }
+    eligible_modes = selectors.get_eligible_modes(program_type_slugs={p.type_slug for p in programs})
+    held.add(
+        lock_credentials(
+            model=ProgramCertificate, configuration_ids=[c.pk for c in configurations.values()], user_ids=user_ids
+        )
+    )
+    program_type = ContentType.objects.get_for_model(ProgramCertificate)
+    run_ids = {program.id: set(program.course_run_ids) for program in programs}
+    events = []
+    for step in steps:
+        if step.user.pk not in user_ids:
+            continue
+        certificate = step.certificate
+        learner_earned = earned.setdefault(step.user.pk, {})
+        if certificate.status == CredentialStatus.AWARDED:
+            learner_earned[certificate.uuid] = certificate
         else:
-            outcome = _revoke(user=user, configuration=configuration)
-        if outcome.status_changed:
-            _follow_status_change(user=user, configuration=configuration, credential=outcome.credential)
-        return outcome.credential
+            learner_earned.pop(certificate.uuid, None)
+        if not step.status_changed:
+            continue
+        for program in programs:
+            if certificate.course_run_id not in run_ids[program.id]:
+                continue
+            configuration = configurations[program.id]
+            current = held.get(user_id=step.user.pk, content_type_id=program_type.pk, configuration_id=configuration.pk)
+            completed_from, action = _decide_program(
+                program=program,
+                configuration=configuration,
+                earned=learner_earned.values(),
+                eligible_modes=eligible_modes[program.type_slug],
+                current_status=current.status if current else None,
+                current_visible_date=current.visible_date if current else None,
+                allow_revoke=certificate.status == CredentialStatus.REVOKED,
+            )
+            if action is _ProgramAction.KEEP:
+                continue
+            credential, status_changed = held.change(
+                user=step.user,
+                content_type_id=program_type.pk,
+                configuration_id=configuration.pk,
+                award=action is _ProgramAction.AWARD,
+                now=now,
+                visible_date=completed_from,
+            )
+            if status_changed:
+                events.append(_program_certificate_event(user=step.user, credential=credential, program=program))
+    return events
 
 
 def _check_mode(mode: str) -> None:
@@ -356,7 +586,8 @@ def recompute_course_run_visible_dates(*, course_run_key: str) -> VisibleDatesDa
         run = get_course_run(key=course_run_key)
         lock_learners_credentials(user_ids=selectors.list_certified_learner_ids(course_run_ids=[run.id]))
         changed = []
-        for credential in lock_awarded_credentials(
+        for credential in lock_credentials(
+            status=CredentialStatus.AWARDED,
             model=CourseCertificate,
             configuration_ids=CourseCertificate.objects.filter(course_run_id=run.id).values_list("pk", flat=True),
         ):
@@ -384,8 +615,11 @@ def _refresh_program_visible_dates(*, user_ids: Sequence[int], course_run_id: in
             program_id__in=list(programs)
         ).values_list("pk", "program_id")
     }
-    held = lock_awarded_credentials(
-        model=ProgramCertificate, configuration_ids=list(program_by_configuration), user_ids=user_ids
+    held = lock_credentials(
+        model=ProgramCertificate,
+        configuration_ids=list(program_by_configuration),
+        user_ids=user_ids,
+        status=CredentialStatus.AWARDED,
     )
     if not held:
         return 0
@@ -429,9 +663,8 @@ def recompute_program_certificate(*, user_id: int, program: ProgramData) -> Prog
 def _evaluate_programs(
     *, user: User, programs: Sequence[ProgramData], allow_revoke: bool
 ) -> list[ProgramCompletionData]:
-    """Award each configured program the learner completed and does not hold; when `allow_revoke`
-    (a course certificate was just revoked) and the program enables it, revoke an incomplete one.
-    The caller holds a transaction and the learner's lock, so no other change of theirs interleaves."""
+    """Decide (`_decide_program`) and apply each configured program of the learner's. The caller holds
+    a transaction and the learner's lock, so no other change of theirs interleaves."""
     configurations = {
         c.program_id: c for c in ProgramCertificate.objects.filter(program_id__in=[p.id for p in programs])
     }
@@ -448,32 +681,70 @@ def _evaluate_programs(
         configuration = configurations[program.id]
         current = held.get(program.id)
         status = current.status if current else None
-        completed_visible_date = _completion_visible_date(
-            program=program, earned=earned, eligible_modes=eligible_modes[program.type_slug]
+        completed_from, action = _decide_program(
+            program=program,
+            configuration=configuration,
+            earned=earned,
+            eligible_modes=eligible_modes[program.type_slug],
+            current_status=status,
+            current_visible_date=current.visible_date if current else None,
+            allow_revoke=allow_revoke,
         )
         outcome = None
-        if completed_visible_date is not None:
-            if configuration.is_active and (
-                current is None
-                or current.status != CredentialStatus.AWARDED
-                or current.visible_date != completed_visible_date
-            ):
-                outcome = _award(user=user, configuration=configuration, visible_date=completed_visible_date)
-        elif allow_revoke and configuration.is_revocation_enabled and status == CredentialStatus.AWARDED:
-            outcome = _revoke(user=user, configuration=configuration)
-        if outcome is not None:
+        if action is not _ProgramAction.KEEP:
+            outcome = _change_credential(
+                user=user,
+                configuration=configuration,
+                award=action is _ProgramAction.AWARD,
+                visible_date=completed_from,
+            )
             status = outcome.credential.status
             if outcome.status_changed:
-                _enqueue_program_certificate_event(user=user, credential=outcome.credential, program=program)
+                enqueue_events([_program_certificate_event(user=user, credential=outcome.credential, program=program)])
         results.append(
             ProgramCompletionData(
                 program_uuid=program.uuid,
-                complete=completed_visible_date is not None,
+                complete=completed_from is not None,
                 status=status,
                 changed=bool(outcome and outcome.status_changed),
             )
         )
     return results
+
+
+class _ProgramAction(enum.Enum):
+    KEEP = "keep"
+    AWARD = "award"  # or give the awarded certificate its new visible date
+    REVOKE = "revoke"
+
+
+def _decide_program(
+    *,
+    program: ProgramData,
+    configuration: ProgramCertificate,
+    earned: Iterable[CourseCertificateData],
+    eligible_modes: frozenset[str],
+    current_status: str | None,
+    current_visible_date: datetime.datetime | None,
+    allow_revoke: bool,
+) -> tuple[datetime.datetime | None, _ProgramAction]:
+    """The rules of program completion, for every path: when the learner's completion of `program`
+    is visible (None: not complete) and what to do with their certificate of it (`current_status`,
+    None if they never had one).
+
+    Award a completed program to a learner who does not hold it (or holds it with another visible
+    date) when its certificate is active. When `allow_revoke` (a course certificate was just revoked)
+    and the configuration enables it, revoke an incomplete program's awarded certificate.
+    """
+    completed_from = _completion_visible_date(program=program, earned=earned, eligible_modes=eligible_modes)
+    if completed_from is not None:
+        if configuration.is_active and (
+            current_status != CredentialStatus.AWARDED or current_visible_date != completed_from
+        ):
+            return completed_from, _ProgramAction.AWARD
+    elif allow_revoke and configuration.is_revocation_enabled and current_status == CredentialStatus.AWARDED:
+        return None, _ProgramAction.REVOKE
+    return completed_from, _ProgramAction.KEEP
 
 
 def _completion_visible_date(
@@ -502,8 +773,9 @@ def _completion_visible_date(
     return latest
 
 
-def _enqueue_program_certificate_event(*, user: User, credential: UserCredential, program: ProgramData) -> None:
-    """PROGRAM_CERTIFICATE_AWARDED or _REVOKED for the credential's status, in the caller's transaction."""
+def _program_certificate_event(*, user: User, credential: UserCredential, program: ProgramData) -> OutgoingEvent:
+    """PROGRAM_CERTIFICATE_AWARDED or _REVOKED for the credential's status, as it is now. Raises
+    CredentialsError for a learner without an LMS user id."""
     if user.lms_user_id is None:
         # The event names learners by LMS id; anything else could name another learner.
         raise CredentialsError(
@@ -511,22 +783,24 @@ def _enqueue_program_certificate_event(*, user: User, credential: UserCredential
             code=CredentialsErrorCode.NO_LMS_USER_ID,
         )
     awarded = credential.status == CredentialStatus.AWARDED
-    enqueue_event(
+    return OutgoingEvent(
         signal=PROGRAM_CERTIFICATE_AWARDED if awarded else PROGRAM_CERTIFICATE_REVOKED,
         # One key per learner and program, so the relay keeps their awarded/revoked events in order.
         key=f"{user.lms_user_id}:{program.uuid}",
-        program_certificate=ProgramCertificateData(
-            user=UserData(
-                id=user.lms_user_id,
-                is_active=user.is_active,
-                pii=UserPersonalData(username=user.username or "", email=user.email or "", name=user.full_name),
-            ),
-            program=EventProgramData(uuid=str(program.uuid), title=program.title, program_type=program.type_slug),
-            uuid=str(credential.uuid),
-            status=credential.status,
-            url=f"{settings.CREDENTIALS_PUBLIC_URL}/api/v1/credentials/{credential.uuid}/",
-            certificate_available_date=credential.visible_date or credential.awarded_at,
-        ),
+        data={
+            "program_certificate": ProgramCertificateData(
+                user=UserData(
+                    id=user.lms_user_id,
+                    is_active=user.is_active,
+                    pii=UserPersonalData(username=user.username or "", email=user.email or "", name=user.full_name),
+                ),
+                program=EventProgramData(uuid=str(program.uuid), title=program.title, program_type=program.type_slug),
+                uuid=str(credential.uuid),
+                status=credential.status,
+                url=f"{settings.CREDENTIALS_PUBLIC_URL}/api/v1/credentials/{credential.uuid}/",
+                certificate_available_date=credential.visible_date or credential.awarded_at,
+            )
+        },
     )
 
 
@@ -673,49 +947,105 @@ def record_grade(
     passed_at: datetime.datetime | None = None,
     lms_last_updated_at: datetime.datetime | None = None,
 ) -> UserGrade:
-    """Record the learner's grade in a course run. An update older than the stored one (by the LMS's
+    """`record_grades` for one grade of a known learner."""
+    update = GradeUpdate(
+        learner=LearnerIdentity(lms_user_id=user.lms_user_id, username=user.username),
+        course_run_key=course_run_key,
+        percent_grade=percent_grade,
+        passed=passed,
+        letter_grade=letter_grade,
+        passed_at=passed_at,
+        lms_last_updated_at=lms_last_updated_at,
+    )
+    return record_grades(updates=[update])[0]
+
+
+def record_grades(*, updates: Sequence[GradeUpdate]) -> list[UserGrade]:
+    """Record learners' grades in course runs, in order, finding or creating each learner
+    (`core.api.get_or_create_learners`). An update older than the stored grade (by the LMS's
     timestamp) is ignored, so out-of-order delivery never rolls a grade back. A None percent or letter
     (a passing-status event carries neither) keeps the stored one; a new grade starts at 0 and "".
-    `passed_at` is the LMS's time of passing (default: now, when first passing). Idempotent. Raises
-    CredentialsError for a percent outside 0..1 and CatalogNotFoundError for an unknown run."""
-    percent = None if percent_grade is None else Decimal(percent_grade)
-    if percent is not None and not (percent.is_finite() and Decimal(0) <= percent <= Decimal(1)):
+    `passed_at` is the LMS's time of passing (default: now, when first passing). Idempotent. Returns
+    each update's grade.
+
+    A fixed number of queries whatever the number of updates; all or nothing: raises
+    CredentialsError for a percent outside 0..1, CatalogNotFoundError for an unknown run,
+    LearnerIdentityError. Locks the learners in pk order, then their grades in pk order.
+    """
+    percents = [_grade_percent(update.percent_grade) for update in updates]
+    runs = get_course_runs(keys=[update.course_run_key for update in updates])
+    now = timezone.now()
+    # Inside the caller's transaction no savepoint is needed: an error leaves through it.
+    with transaction.atomic(savepoint=False):
+        users = get_or_create_learners([update.learner for update in updates])
+        held = {
+            (grade.user_id, grade.course_run_id): grade
+            for grade in UserGrade.objects.select_for_update()
+            .filter(user_id__in={u.pk for u in users}, course_run_id__in={run.id for run in runs.values()})
+            .order_by("pk")
+        }
+        grades, new, changed = [], [], {}
+        for update, percent, user in zip(updates, percents, users, strict=True):
+            run_id = runs[update.course_run_key].id
+            grade = held.get((user.pk, run_id))
+            fields = _grade_changes(grade, update=update, percent=percent, now=now)
+            if grade is None:
+                grade = held[(user.pk, run_id)] = UserGrade(user=user, course_run_id=run_id, **fields)
+                new.append(grade)
+            elif fields:
+                for name, value in fields.items():
+                    setattr(grade, name, value)
+                if grade.pk is not None:
+                    grade.modified = now  # bulk_update leaves auto_now fields alone
+                    changed[grade.pk] = grade
+            grades.append(grade)
+        UserGrade.objects.bulk_create(new)
+        UserGrade.objects.bulk_update(list(changed.values()), [*_GRADE_FIELDS, "modified"])
+    return grades
+
+
+_GRADE_FIELDS = ("letter_grade", "percent_grade", "passed", "passed_timestamp", "lms_last_updated_at")
+
+
+def _grade_percent(percent_grade: Decimal | None) -> Decimal | None:
+    """The percent as stored (four places), or None; raises CredentialsError outside 0..1."""
+    if percent_grade is None:
+        return None
+    percent = Decimal(percent_grade)
+    if not (percent.is_finite() and Decimal(0) <= percent <= Decimal(1)):
         raise CredentialsError(
             f"percent_grade must be between 0 and 1, got {percent_grade}.",
             code=CredentialsErrorCode.INVALID_GRADE,
             field="percent_grade",
         )
+    return percent.quantize(PERCENT_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _grade_changes(
+    grade: UserGrade | None, *, update: GradeUpdate, percent: Decimal | None, now: datetime.datetime
+) -> dict[str, object]:
+    """The rules of recording a grade: the fields to set on the learner's grade (all of a new one's
+    when `grade` is None), or none when the update is older than the stored grade."""
+    if grade is None:
+        return {
+            "letter_grade": update.letter_grade or "",
+            "percent_grade": percent if percent is not None else Decimal(0),
+            "passed": update.passed,
+            "passed_timestamp": (update.passed_at or now) if update.passed else None,
+            "lms_last_updated_at": update.lms_last_updated_at,
+        }
+    stored_at = grade.lms_last_updated_at
+    if update.lms_last_updated_at and stored_at and update.lms_last_updated_at < stored_at:
+        return {}
+    fields: dict[str, object] = {
+        "passed": update.passed,
+        "passed_timestamp": (update.passed_at or (grade.passed_timestamp if grade.passed else now))
+        if update.passed
+        else None,
+        "lms_last_updated_at": update.lms_last_updated_at or stored_at,
+    }
+    if update.letter_grade is not None:
+        fields["letter_grade"] = update.letter_grade
     if percent is not None:
-        percent = percent.quantize(PERCENT_PLACES, rounding=ROUND_HALF_UP)
-    run = get_course_run(key=course_run_key)
-    now = timezone.now()
-    with transaction.atomic():
-        grade = UserGrade.objects.select_for_update().filter(user=user, course_run_id=run.id).first()
-        if grade is None:
-            try:
-                with transaction.atomic():
-                    return UserGrade.objects.create(
-                        user=user,
-                        course_run_id=run.id,
-                        letter_grade=letter_grade or "",
-                        percent_grade=percent if percent is not None else Decimal(0),
-                        passed=passed,
-                        passed_timestamp=(passed_at or now) if passed else None,
-                        lms_last_updated_at=lms_last_updated_at,
-                    )
-            except IntegrityError:
-                grade = UserGrade.objects.select_for_update().get(user=user, course_run_id=run.id)
-        if lms_last_updated_at and grade.lms_last_updated_at and lms_last_updated_at < grade.lms_last_updated_at:
-            return grade
-        if letter_grade is not None:
-            grade.letter_grade = letter_grade
-        if percent is not None:
-            grade.percent_grade = percent
-        if passed:
-            grade.passed_timestamp = passed_at or (grade.passed_timestamp if grade.passed else now)
-        else:
-            grade.passed_timestamp = None
-        grade.passed = passed
-        grade.lms_last_updated_at = lms_last_updated_at or grade.lms_last_updated_at
-        grade.save()
-        return grade
+        fields["percent_grade"] = percent
+    return fields

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .registry import register_handler
-from .services import enqueue_event
+from .data import OutgoingEvent
+from .registry import register_batch_handler, register_handler
+from .services import enqueue_event, enqueue_events
 
-__all__ = ["enqueue_event", "register_handler"]
+__all__ = ["OutgoingEvent", "enqueue_event", "enqueue_events", "register_batch_handler", "register_handler"]

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +18,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from edx_event_bus_redis.internal.utils import get_headers_from_metadata
-from openedx_events.event_bus.avro.serializer import serialize_event_data_to_bytes
 from openedx_events.tooling import OpenEdxPublicSignal
 
+from .codec import serialize
 from .consumer import process_messages
-from .data import BatchResult, IncomingMessage
+from .data import BatchResult, IncomingMessage, OutgoingEvent
 from .exceptions import EventBusError, EventBusErrorCode, PublishError
 from .models import OutboxEvent, OutboxStatus, ParkedEvent, ParkedStatus, RelayLease
 from .publishers import Publisher, get_publisher
@@ -51,25 +51,39 @@ def enqueue_event(*, signal: OpenEdxPublicSignal, key: str, **event_data: Any) -
     """Record an event to publish once the caller's transaction commits. Must run inside that
     transaction, so the event exists if and only if the state change does. Raises EventBusError when
     no topic is configured for the event type."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("enqueue_event must run inside the transaction that makes the state change")
-    topic = settings.EVENT_BUS_PRODUCER_TOPICS.get(signal.event_type)
-    if not topic:
-        raise EventBusError(
-            f"No topic in EVENT_BUS_PRODUCER_TOPICS for {signal.event_type}.", code=EventBusErrorCode.NO_TOPIC
-        )
-    metadata = signal.generate_signal_metadata()
-    headers = {k.decode(): v.decode() for k, v in get_headers_from_metadata(metadata).items()}
-    row = OutboxEvent.objects.create(
-        event_id=metadata.id,
-        event_type=signal.event_type,
-        topic=topic,
-        event_key=key,
-        metadata=headers,
-        payload=serialize_event_data_to_bytes(event_data, signal),
-    )
-    transaction.on_commit(_relay_soon, robust=True)
+    [row] = enqueue_events([OutgoingEvent(signal=signal, key=key, data=event_data)])
     return row
+
+
+def enqueue_events(events: Sequence[OutgoingEvent]) -> list[OutboxEvent]:
+    """`enqueue_event` for each of `events`, in order (the relay publishes them in that order), in one
+    statement. All or nothing: raises EventBusError when an event type has no topic configured."""
+    if not events:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("enqueue_events must run inside the transaction that makes the state change")
+    rows = []
+    for event in events:
+        topic = settings.EVENT_BUS_PRODUCER_TOPICS.get(event.signal.event_type)
+        if not topic:
+            raise EventBusError(
+                f"No topic in EVENT_BUS_PRODUCER_TOPICS for {event.signal.event_type}.",
+                code=EventBusErrorCode.NO_TOPIC,
+            )
+        metadata = event.signal.generate_signal_metadata()
+        rows.append(
+            OutboxEvent(
+                event_id=metadata.id,
+                event_type=event.signal.event_type,
+                topic=topic,
+                event_key=event.key,
+                metadata={k.decode(): v.decode() for k, v in get_headers_from_metadata(metadata).items()},
+                payload=serialize(event.data, event.signal),
+            )
+        )
+    OutboxEvent.objects.bulk_create(rows)
+    transaction.on_commit(_relay_soon, robust=True)
+    return rows
 
 
 def _relay_soon() -> None:

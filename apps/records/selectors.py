@@ -47,7 +47,7 @@ def get_program_record(*, user: User, program_uuid: uuid.UUID) -> ProgramRecordD
 
 def list_program_records(*, user: User) -> list[ProgramRecordSummaryData]:
     """Summaries of every program holding a course run the learner has a grade or certificate in,
-    by title, in nine queries whatever the number of programs (two when the learner has no activity)."""
+    by title, in eight queries whatever the number of programs (two when the learner has no activity)."""
     learner_run_ids = credentials_api.list_learner_course_run_ids(user=user)
     if not learner_run_ids:
         return []

@@ -4,7 +4,15 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.core.api import LearnerIdentityError, NotFoundError, User, get_learner, get_or_create_learner
+from apps.core.api import (
+    LearnerIdentity,
+    LearnerIdentityError,
+    NotFoundError,
+    User,
+    get_learner,
+    get_or_create_learner,
+    get_or_create_learners,
+)
 from apps.core.exceptions import CoreErrorCode
 from apps.core.tests.factories import UserFactory
 
@@ -133,3 +141,87 @@ def test_get_learner_finds_by_username_or_raises_not_found() -> None:
     assert found.pk == user.pk
     assert error.value.status_code == 404
     assert "nobody" in error.value.message
+
+
+# --- many at once --------------------------------------------------------------------------------
+
+# Renames, a username taken over by a new LMS id, completions of partial records, repeats.
+IDENTITIES = [
+    LearnerIdentity(lms_user_id=1, username="ada", email="ada@example.com"),
+    LearnerIdentity(lms_user_id=2, username="bob"),
+    LearnerIdentity(lms_user_id=3),
+    LearnerIdentity(username="cy", full_name="Cy"),
+    LearnerIdentity(lms_user_id=1, username="ada", email="ada@new.example.com", full_name="Ada L"),
+    LearnerIdentity(lms_user_id=2, username="ada"),  # ada renamed in the LMS; 2 now holds the name
+    LearnerIdentity(lms_user_id=1, username="ada1"),
+    LearnerIdentity(lms_user_id=3, username="bob"),  # bob's name freed by 2's rename, taken by 3
+    LearnerIdentity(lms_user_id=4, username="cy"),  # completes the username-only record
+    LearnerIdentity(lms_user_id=5, username="eve", email="eve@example.com"),
+    LearnerIdentity(lms_user_id=5, username="eve", email="", full_name=None),  # blanks change nothing
+]
+
+
+def _learners() -> list[tuple[object, ...]]:
+    return sorted(User.objects.values_list("lms_user_id", "username", "email", "full_name"), key=str)
+
+
+def test_many_at_once_resolve_as_one_at_a_time_would() -> None:
+    # given: the same identities resolved one at a time
+    one_at_a_time = [
+        get_or_create_learner(lms_user_id=i.lms_user_id, username=i.username, email=i.email, full_name=i.full_name).pk
+        for i in IDENTITIES
+    ]
+    expected = _learners()
+    User.objects.all().delete()
+    # when
+    users = get_or_create_learners(IDENTITIES)
+    # then
+    assert _learners() == expected
+    assert _same_learner_at(users=[u.pk for u in users]) == _same_learner_at(users=one_at_a_time)
+
+
+def _same_learner_at(*, users: list[int]) -> list[int]:
+    """For each position, the first position naming the same learner: equal whatever the pks."""
+    return [users.index(pk) for pk in users]
+
+
+def test_each_identity_gets_the_learner_as_it_left_them() -> None:
+    # when: one learner's email changes between two identities
+    first, second = get_or_create_learners(
+        [
+            LearnerIdentity(lms_user_id=1, username="ada", email="ada@old.example.com"),
+            LearnerIdentity(lms_user_id=1, username="ada", email="ada@new.example.com"),
+        ]
+    )
+    # then
+    assert first.pk == second.pk
+    assert (first.email, second.email) == ("ada@old.example.com", "ada@new.example.com")
+    assert User.objects.get().email == "ada@new.example.com"
+
+
+def test_many_at_once_raise_on_a_conflict_and_write_nothing() -> None:
+    # given
+    get_or_create_learner(username="ada")
+    get_or_create_learner(lms_user_id=5)
+    # when
+    with pytest.raises(LearnerIdentityError) as error:
+        get_or_create_learners(
+            [LearnerIdentity(lms_user_id=6, username="new"), LearnerIdentity(lms_user_id=5, username="ada")]
+        )
+    # then
+    assert error.value.code is CoreErrorCode.IDENTITY_CONFLICT
+    assert not User.objects.filter(lms_user_id=6).exists()
+
+
+def test_many_at_once_take_a_fixed_number_of_queries() -> None:
+    # given: twenty known learners, ten of them renamed, and twenty new ones
+    get_or_create_learners([LearnerIdentity(lms_user_id=n, username=f"old{n}") for n in range(20)])
+    identities = [LearnerIdentity(lms_user_id=n, username=f"new{n}" if n % 2 else f"old{n}") for n in range(40)]
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        get_or_create_learners(identities)
+    # then: a savepoint around one locking read, the freed usernames, the inserts, the updates
+    statements = [q["sql"].split()[0].upper() for q in queries]
+    assert statements.count("SELECT") == 1
+    assert len(statements) <= 8, statements
+    assert User.objects.filter(username__startswith="new").count() == 20

@@ -336,12 +336,12 @@ def test_record_course_certificate_query_counts(django_assert_num_queries: Calla
     for run in (first, second):
         services.record_course_certificate(user=user, course_run_key=run.key, mode="verified", is_awarded=True)
     services.configure_course_certificate(course_run_key=third.key, mode="verified")
-    # when / then: completing the program costs 22 queries (6 of them savepoints): run, learner lock,
-    # configuration, credential (lock, insert), programs with their tree (4), program certificate
-    # configurations, earned certificates, eligible modes, held program certificates, the program
-    # credential (lock, insert) and the outbox row
-    with django_assert_num_queries(22):
+    # when / then: completing the program costs 13 queries: run, learner lock, configurations, course
+    # credentials (lock), programs with their tree (3), program certificate configurations, earned
+    # certificates, eligible modes, program credentials (lock), both new credentials (one insert) and
+    # the outbox row
+    with django_assert_num_queries(13):
         services.record_course_certificate(user=user, course_run_key=third.key, mode="verified", is_awarded=True)
-    # and the same word again (the LMS's CHANGED after CREATED) costs 6, evaluating nothing
-    with django_assert_num_queries(6):
+    # and the same word again (the LMS's CHANGED after CREATED) costs 4, evaluating nothing
+    with django_assert_num_queries(4):
         services.record_course_certificate(user=user, course_run_key=third.key, mode="verified", is_awarded=True)

@@ -332,7 +332,7 @@ def test_list_query_count_does_not_grow_with_programs(
         summaries = selectors.list_program_records(user=learner)
     # then
     assert len(summaries) == 12
-    assert len(many.captured_queries) == few == 9
+    assert len(many.captured_queries) == few == 8
 
 
 def test_shared_record_is_the_owners_record(learner: User, complete_program: Callable[..., ProgramData]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -66,6 +67,10 @@ class Command(BaseCommand):
         consumer = self._open(options)
         if consumer is None:
             return
+        # What start-up loaded (Django, the apps, openedx-events) lives as long as the process: leave
+        # it out of the garbage collector's full passes, which otherwise walk it again and again while
+        # batches allocate their short-lived objects (measured: a sixth of the handling time).
+        gc.freeze()
         where = f"{options['topic']} ({settings.EVENT_BUS_BACKEND})"
         self.stdout.write(f"Consuming {where} as {options['group']}/{options['consumer']}")
         backoff = 1.0
