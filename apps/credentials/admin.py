@@ -71,7 +71,7 @@ class CourseCertificateAdmin(admin.ModelAdmin[CourseCertificate]):
 
 @admin.register(ProgramCertificate)
 class ProgramCertificateAdmin(admin.ModelAdmin[ProgramCertificate]):
-    list_display = ("program", "title_override", "is_active", "is_revocation_enabled")
+    list_display = ("program", "title_override", "is_active", "is_revocation_enabled", "certificate_available_date")
     list_filter = ("is_active", "is_revocation_enabled")
     list_select_related = ("program",)
     search_fields = ("program__title", "title_override")
@@ -89,6 +89,7 @@ class ProgramCertificateAdmin(admin.ModelAdmin[ProgramCertificate]):
             title_override=obj.title_override,
             is_active=obj.is_active,
             is_revocation_enabled=obj.is_revocation_enabled,
+            certificate_available_date=obj.certificate_available_date,
         )
         _adopt(obj, saved)
 

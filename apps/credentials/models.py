@@ -77,6 +77,11 @@ class ProgramCertificate(TimeStampedModel):
         help_text="Revoke a learner's program certificate when a course certificate it needs is revoked.",
     )
     title_override = models.CharField(max_length=255, blank=True, help_text="Shown instead of the program's title.")
+    certificate_available_date = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Program certificates are not visible before this date, whenever the courses were completed.",
+    )
     signatories = models.ManyToManyField(Signatory, blank=True)
     user_credentials = GenericRelation(
         "UserCredential", content_type_field="credential_content_type", object_id_field="credential_id"

@@ -609,12 +609,8 @@ def _refresh_program_visible_dates(*, user_ids: Sequence[int], course_run_id: in
     if not user_ids:
         return 0
     programs = {p.id: p for p in list_programs_with_courses(course_run_ids=[course_run_id])}
-    program_by_configuration = {
-        configuration_id: programs[program_id]
-        for configuration_id, program_id in ProgramCertificate.objects.filter(
-            program_id__in=list(programs)
-        ).values_list("pk", "program_id")
-    }
+    configurations = {c.pk: c for c in ProgramCertificate.objects.filter(program_id__in=list(programs))}
+    program_by_configuration = {pk: programs[c.program_id] for pk, c in configurations.items()}
     held = lock_credentials(
         model=ProgramCertificate,
         configuration_ids=list(program_by_configuration),
@@ -631,7 +627,10 @@ def _refresh_program_visible_dates(*, user_ids: Sequence[int], course_run_id: in
     for credential in held:
         program = program_by_configuration[credential.credential_id]
         visible = _completion_visible_date(
-            program=program, earned=earned.get(credential.user_id, ()), eligible_modes=eligible_modes[program.type_slug]
+            program=program,
+            configuration=configurations[credential.credential_id],
+            earned=earned.get(credential.user_id, ()),
+            eligible_modes=eligible_modes[program.type_slug],
         )
         if visible is not None and credential.visible_date != visible:
             credential.visible_date, credential.modified = visible, now
@@ -736,7 +735,9 @@ def _decide_program(
     date) when its certificate is active. When `allow_revoke` (a course certificate was just revoked)
     and the configuration enables it, revoke an incomplete program's awarded certificate.
     """
-    completed_from = _completion_visible_date(program=program, earned=earned, eligible_modes=eligible_modes)
+    completed_from = _completion_visible_date(
+        program=program, configuration=configuration, earned=earned, eligible_modes=eligible_modes
+    )
     if completed_from is not None:
         if configuration.is_active and (
             current_status != CredentialStatus.AWARDED or current_visible_date != completed_from
@@ -748,13 +749,18 @@ def _decide_program(
 
 
 def _completion_visible_date(
-    *, program: ProgramData, earned: Iterable[CourseCertificateData], eligible_modes: frozenset[str]
+    *,
+    program: ProgramData,
+    configuration: ProgramCertificate,
+    earned: Iterable[CourseCertificateData],
+    eligible_modes: frozenset[str],
 ) -> datetime.datetime | None:
     """When the learner's completion of `program` becomes visible, or None if they did not complete it.
 
     Complete: every course of the program has an awarded certificate in an eligible mode in any of its
     runs. Each course counts from its earliest visible such certificate (visible date, else award time);
-    the program from the latest of those. A program without courses is never complete.
+    the program from the latest of those and of the certificate's available date, if it has one. A
+    program without courses is never complete.
     """
     if not program.courses:
         return None
@@ -770,6 +776,8 @@ def _completion_visible_date(
             return None
         course_visible = min(dates)
         latest = course_visible if latest is None else max(latest, course_visible)
+    if latest is not None and configuration.certificate_available_date is not None:
+        latest = max(latest, configuration.certificate_available_date)
     return latest
 
 
@@ -900,9 +908,11 @@ def configure_program_certificate(
     title_override: str = "",
     is_active: bool = True,
     is_revocation_enabled: bool = False,
+    certificate_available_date: datetime.datetime | None = None,
 ) -> ProgramCertificate:
     """Create or update the program's certificate configuration. Idempotent. Learners who completed
-    the program before it was configured get theirs from `recompute_program_certificates`."""
+    the program before it was configured, or whose certificates should follow a new available date,
+    get theirs from `recompute_program_certificates`."""
     program = get_program(program_uuid=program_uuid)
     configuration, _ = ProgramCertificate.objects.update_or_create(
         program_id=program.id,
@@ -910,6 +920,7 @@ def configure_program_certificate(
             "title_override": title_override,
             "is_active": is_active,
             "is_revocation_enabled": is_revocation_enabled,
+            "certificate_available_date": certificate_available_date,
         },
     )
     return configuration

@@ -374,6 +374,32 @@ def test_program_visible_date_is_the_latest_course_certificate_visible_date(
     assert event.certificate_available_date == available
 
 
+@pytest.mark.django_db
+def test_program_visible_date_waits_for_the_programs_available_date(program: Program, learner: UserData) -> None:
+    # given: the program's certificate may not be shown before a date in three weeks
+    available = (timezone.now() + datetime.timedelta(days=21)).replace(microsecond=0)
+    ProgramCertificate.objects.filter(program=program).update(certificate_available_date=available)
+    # when
+    deliver(*(certificate_message(learner, run) for run in runs_of(program)))
+    # then: awarded now, visible from the program's date, and the event says so
+    credential = program_credential(learner, program)
+    assert credential is not None and credential.status == CredentialStatus.AWARDED
+    assert credential.visible_date == available
+    [event] = published(PROGRAM_CERTIFICATE_AWARDED)
+    assert event.certificate_available_date == available
+
+
+@pytest.mark.django_db
+def test_a_past_program_available_date_does_not_move_the_visible_date(program: Program, learner: UserData) -> None:
+    ProgramCertificate.objects.filter(program=program).update(
+        certificate_available_date=timezone.now() - datetime.timedelta(days=300)
+    )
+    deliver(*(certificate_message(learner, run) for run in runs_of(program)))
+    credential = program_credential(learner, program)
+    assert credential is not None
+    assert credential.visible_date == max(c.awarded_at for c in course_credentials(learner))
+
+
 # --- course certificates -------------------------------------------------------------------------
 
 
