@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from edx_event_bus_redis.internal.utils import get_metadata_from_headers
 from openedx_events.tooling import EventsMetadata, OpenEdxPublicSignal
 
@@ -126,6 +126,10 @@ def process_messages(messages: Sequence[IncomingMessage]) -> BatchResult:
             ProcessedEvent.objects.bulk_create(done)
     except INFRASTRUCTURE_ERRORS as exc:
         raise InfrastructureError(str(exc)) from exc
+    except IntegrityError as exc:
+        # Outside any event's savepoint only our own ProcessedEvent/ParkedEvent rows are written: another
+        # consumer committed one of these event ids first. Retrying the batch finds them as duplicates.
+        raise InfrastructureError(f"another consumer applied an event of this batch first: {exc}") from exc
     return result
 
 

@@ -160,3 +160,19 @@ def test_parked_events_keep_their_id_for_idempotent_replay(handler: Callable[...
     handler(COURSE_ENROLLMENT_CREATED, fail)
     process_messages([incoming_message(COURSE_ENROLLMENT_CREATED, event_id=event_id, **enrollment("a", 1))])
     assert ParkedEvent.objects.get().event_id == event_id
+
+
+def test_an_event_applied_by_another_consumer_meanwhile_makes_the_batch_retry(handler: Callable[..., None]) -> None:
+    # given: while this batch runs, another consumer commits the same event id (simulated by the
+    # handler writing the ProcessedEvent row that the other consumer's commit would have written)
+    def other_consumer_was_faster(*, metadata: Any, enrollment: CourseEnrollmentData) -> None:
+        ProcessedEvent.objects.create(event_id=metadata.id, event_type=metadata.event_type)
+
+    handler(COURSE_ENROLLMENT_CREATED, other_consumer_was_faster)
+    message = incoming_message(COURSE_ENROLLMENT_CREATED, **enrollment("ann", 1))
+    # when / then: not parked, not a crash: retried, and the retry sees a duplicate
+    with pytest.raises(InfrastructureError, match="another consumer"):
+        process_messages([message])
+    assert not ParkedEvent.objects.exists()
+    ProcessedEvent.objects.create(event_id=uuid.UUID(message.headers["id"]), event_type="x")
+    assert process_messages([message]).duplicates == 1
