@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import jwt
 import pytest
 from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 
 
@@ -48,3 +50,34 @@ def jwt_client(api_client: APIClient, make_jwt: Callable[..., str]) -> Callable[
         return api_client
 
     return client
+
+
+@pytest.fixture
+def concurrently() -> Callable[..., list[Any]]:
+    """Run `work(arg)` for every arg at the same moment, each in its own thread and database
+    connection (a barrier releases them together); return the results in order. Any thread's error
+    fails the test. For races that need real row locks, so use it with transaction=True on PostgreSQL."""
+
+    def run(work: Callable[[Any], Any], args: list[Any]) -> list[Any]:
+        barrier = threading.Barrier(len(args))
+        results: list[Any] = [None] * len(args)
+        errors: list[BaseException] = []
+
+        def target(index: int, arg: Any) -> None:
+            try:
+                barrier.wait()
+                results[index] = work(arg)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=target, args=(i, arg)) for i, arg in enumerate(args)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        return results
+
+    return run

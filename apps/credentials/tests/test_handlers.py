@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -589,7 +589,9 @@ def test_a_grade_out_of_range_is_parked() -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks across connections")
 @pytest.mark.parametrize("last_two", ["different courses", "the same certificate twice"])
-def test_concurrent_completions_award_once_and_publish_one_event(last_two: str) -> None:
+def test_concurrent_completions_award_once_and_publish_one_event(
+    last_two: str, concurrently: Callable[..., list[Any]]
+) -> None:
     # given: the learner holds the first course's certificate; two events that each could complete
     # the program arrive at once, in two consumers
     program = ProgramFactory(course_count=3)
@@ -610,27 +612,14 @@ def test_concurrent_completions_award_once_and_publish_one_event(last_two: str) 
             [certificate_message(learner, third, signal=CERTIFICATE_CREATED)],
             [certificate_message(learner, third, signal=CERTIFICATE_CHANGED)],
         ]
-    barrier = threading.Barrier(len(batches))
-    errors: list[BaseException] = []
 
     def consume(batch: list[IncomingMessage]) -> None:
-        try:
-            with relaying_inline():
-                barrier.wait()
-                deliver(*batch)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with relaying_inline():
+            deliver(*batch)
 
     # when
-    threads = [threading.Thread(target=consume, args=(batch,)) for batch in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    concurrently(consume, batches)
     # then
-    assert errors == []
     assert ParkedEvent.objects.count() == 0
     credential = program_credential(learner, program)
     assert credential is not None and credential.status == CredentialStatus.AWARDED

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -167,40 +166,25 @@ def test_record_grade_rejects_percent_out_of_range() -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks across connections")
-def test_concurrent_awards_create_one_credential() -> None:
+def test_concurrent_awards_create_one_credential(concurrently: Callable[..., list[Any]]) -> None:
     # given
     user = UserFactory()
     config = CourseCertificateFactory()
-    barrier = threading.Barrier(4)
-    results: list[UserCredential] = []
-    errors: list[BaseException] = []
-
-    def award() -> None:
-        try:
-            barrier.wait()
-            results.append(
-                services.award_course_certificate(user=user, course_run_key=config.course_run.key, mode="verified")
-            )
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
     # when
-    threads = [threading.Thread(target=award) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = concurrently(
+        lambda _: services.award_course_certificate(user=user, course_run_key=config.course_run.key, mode="verified"),
+        [1, 2, 3, 4],
+    )
     # then
-    assert errors == []
     assert len({c.pk for c in results}) == 1
     assert UserCredential.objects.filter(user=user).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks across connections")
-def test_concurrent_course_certificates_completing_a_program_award_it_once() -> None:
+def test_concurrent_course_certificates_completing_a_program_award_it_once(
+    concurrently: Callable[..., list[Any]],
+) -> None:
     # given: a learner with one of three courses; the other two arrive at once, each completing the
     # program only together with the other
     user = UserFactory()
@@ -209,27 +193,14 @@ def test_concurrent_course_certificates_completing_a_program_award_it_once() -> 
     first, second, third = (pc.course.course_runs.get() for pc in program.program_courses.order_by("position"))
     with relaying_inline():
         services.record_course_certificate(user=user, course_run_key=first.key, mode="verified", is_awarded=True)
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
     def award(run_key: str) -> None:
-        try:
-            with relaying_inline():
-                barrier.wait()
-                services.record_course_certificate(user=user, course_run_key=run_key, mode="verified", is_awarded=True)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with relaying_inline():
+            services.record_course_certificate(user=user, course_run_key=run_key, mode="verified", is_awarded=True)
 
     # when
-    threads = [threading.Thread(target=award, args=(run.key,)) for run in (second, third)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    concurrently(award, [second.key, third.key])
     # then
-    assert errors == []
     program_credentials = UserCredential.objects.filter(
         user=user, credential_content_type=ContentType.objects.get_for_model(ProgramCertificate)
     )

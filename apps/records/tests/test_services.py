@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -108,31 +108,19 @@ def test_database_allows_one_active_share_per_learner_and_program() -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent transactions")
-def test_concurrent_creates_make_one_share(make_program: Callable[..., ProgramData]) -> None:
+def test_concurrent_creates_make_one_share(
+    make_program: Callable[..., ProgramData], concurrently: Callable[..., list[Any]]
+) -> None:
     # given
     user = UserFactory()
     program = make_program(course_count=1)
-    barrier = threading.Barrier(4)
-    results: list[ProgramRecordShare] = []
-    errors: list[BaseException] = []
-
-    def create() -> None:
-        try:
-            barrier.wait()
-            share, _ = services.create_program_record_share(user=user, program_uuid=program.uuid)
-            results.append(share)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
     # when
-    threads = [threading.Thread(target=create) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = [
+        share
+        for share, _ in concurrently(
+            lambda _: services.create_program_record_share(user=user, program_uuid=program.uuid), [1, 2, 3, 4]
+        )
+    ]
     # then
-    assert errors == []
     assert len({share.pk for share in results}) == 1
     assert ProgramRecordShare.objects.filter(user=user).count() == 1
