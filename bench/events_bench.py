@@ -566,27 +566,17 @@ def format_profile(profile: cProfile.Profile) -> str:
 def produce(payloads: Sequence[Any], *, ids: Sequence[uuid.UUID] | None = None) -> list[uuid.UUID]:
     """Send with edx-event-bus-redis's producer, exactly as an LMS would; `ids` redelivers."""
     import attr
-    from edx_event_bus_redis import create_producer
     from openedx_events.learning.signals import CERTIFICATE_CREATED
 
-    producer = create_producer()
-    if producer is None:
-        raise RuntimeError("edx-event-bus-redis has no connection URL (EVENT_BUS_REDIS_CONNECTION_URL)")
-    sent = []
-    for n, data in enumerate(payloads):
-        metadata = CERTIFICATE_CREATED.generate_signal_metadata()
-        if ids is not None:
-            metadata = attr.evolve(metadata, id=ids[n])
-        producer.send(
-            signal=CERTIFICATE_CREATED,
-            topic=CERTIFICATES_TOPIC,
-            event_key_field="certificate.course.course_key",
-            event_data={"certificate": data},
-            event_metadata=metadata,
-        )
-        sent.append(metadata.id)
-    producer.client.close()
-    return sent
+    from apps.eventbus.tests.factories import send_with_lms_producer
+
+    metadata = [CERTIFICATE_CREATED.generate_signal_metadata() for _ in payloads]
+    if ids is not None:
+        metadata = [attr.evolve(m, id=event_id) for m, event_id in zip(metadata, ids, strict=True)]
+    return send_with_lms_producer(
+        topic=CERTIFICATES_TOPIC,
+        events=[(CERTIFICATE_CREATED, {"certificate": p}, m) for p, m in zip(payloads, metadata, strict=True)],
+    )
 
 
 @dataclass

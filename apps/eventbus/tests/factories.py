@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import attr
+from edx_event_bus_redis import create_producer
 from edx_event_bus_redis.internal.utils import get_headers_from_metadata
 from openedx_events.event_bus.avro.serializer import serialize_event_data_to_bytes
-from openedx_events.tooling import OpenEdxPublicSignal
+from openedx_events.tooling import EventsMetadata, OpenEdxPublicSignal
 
 from apps.eventbus.data import IncomingMessage
 
@@ -27,3 +29,26 @@ def incoming_message(
         headers=headers,
         payload=serialize_event_data_to_bytes(event_data, signal),
     )
+
+
+def send_with_lms_producer(
+    *, topic: str, events: Iterable[tuple[OpenEdxPublicSignal, dict[str, Any], EventsMetadata]]
+) -> list[uuid.UUID]:
+    """Send (signal, event data, metadata) triples with edx-event-bus-redis's own producer, exactly as
+    an LMS would; return the event ids. Pass metadata with known ids to redeliver."""
+    producer = create_producer()
+    if producer is None:
+        raise RuntimeError("edx-event-bus-redis has no connection URL (EVENT_BUS_REDIS_CONNECTION_URL)")
+    sent = []
+    for signal, data, metadata in events:
+        (name,) = data  # openedx-events signals carry one data object; the Redis producer ignores the key
+        producer.send(
+            signal=signal,
+            topic=topic,
+            event_key_field=f"{name}.course.course_key",
+            event_data=data,
+            event_metadata=metadata,
+        )
+        sent.append(metadata.id)
+    producer.client.close()
+    return sent

@@ -16,7 +16,6 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
-from edx_event_bus_redis import create_producer
 from edx_event_bus_redis.internal.message import RedisMessage
 from opaque_keys.edx.keys import CourseKey
 from openedx_events.event_bus.avro.deserializer import deserialize_bytes_to_event_data
@@ -28,6 +27,7 @@ from apps.catalog.tests.factories import ProgramFactory
 from apps.credentials.models import CredentialStatus, UserCredential
 from apps.credentials.tests.factories import ProgramCertificateFactory
 from apps.eventbus.models import OutboxEvent, OutboxStatus, ParkedEvent, ProcessedEvent
+from apps.eventbus.tests.factories import send_with_lms_producer
 
 ROOT = Path(__file__).resolve().parents[3]
 CERTIFICATES_TOPIC = "learning-certificate-lifecycle"
@@ -56,22 +56,14 @@ def certificate(*, user_id: int, username: str, run_key: str, status: str = "dow
 
 
 def produce(events: list[CertificateData], *, ids: list[uuid.UUID] | None = None) -> list[uuid.UUID]:
-    """Send with the LMS's producer (edx-event-bus-redis), exactly as an LMS would; `ids` redelivers."""
-    producer = create_producer()
-    sent = []
-    for n, data in enumerate(events):
-        metadata = CERTIFICATE_CREATED.generate_signal_metadata()
-        if ids is not None:
-            metadata = attr.evolve(metadata, id=ids[n])
-        producer.send(
-            signal=CERTIFICATE_CREATED,
-            topic=CERTIFICATES_TOPIC,
-            event_key_field="certificate.course.course_key",
-            event_data={"certificate": data},
-            event_metadata=metadata,
-        )
-        sent.append(metadata.id)
-    return sent
+    """CERTIFICATE_CREATED for each certificate, from the LMS's producer; `ids` redelivers."""
+    metadata = [CERTIFICATE_CREATED.generate_signal_metadata() for _ in events]
+    if ids is not None:
+        metadata = [attr.evolve(m, id=event_id) for m, event_id in zip(metadata, ids, strict=True)]
+    return send_with_lms_producer(
+        topic=CERTIFICATES_TOPIC,
+        events=[(CERTIFICATE_CREATED, {"certificate": c}, m) for c, m in zip(events, metadata, strict=True)],
+    )
 
 
 def run_consumer(prefix: str) -> subprocess.CompletedProcess[str]:

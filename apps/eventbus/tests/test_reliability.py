@@ -28,7 +28,6 @@ import redis
 from ccx_keys.locator import CCXLocator
 from django.conf import settings
 from django.db import connection
-from edx_event_bus_redis import create_producer
 from edx_event_bus_redis.internal.message import RedisMessage
 from opaque_keys.edx.keys import CourseKey
 from openedx_events.event_bus.avro.deserializer import deserialize_bytes_to_event_data
@@ -63,6 +62,7 @@ from apps.credentials.tests.factories import ProgramCertificateFactory
 from apps.eventbus.models import OutboxEvent, OutboxStatus, ParkedEvent, ProcessedEvent, RelayLease
 from apps.eventbus.services import LEASE_NAME
 from apps.eventbus.tasks import relay_outbox_task
+from apps.eventbus.tests.factories import send_with_lms_producer
 from apps.eventbus.tests.process_support import (
     CERTIFICATES_TOPIC,
     PROGRAM_TOPIC,
@@ -81,15 +81,6 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the consumer process needs a shared database"),
 ]
 
-# The event-data field edx-event-bus-redis's producer is told to key each event type by.
-KEY_FIELDS = {
-    CERTIFICATE_CREATED: "certificate.course.course_key",
-    CERTIFICATE_CHANGED: "certificate.course.course_key",
-    CERTIFICATE_REVOKED: "certificate.course.course_key",
-    PERSISTENT_GRADE_SUMMARY_CHANGED: "grade.course.course_key",
-    COURSE_PASSING_STATUS_UPDATED: "course_passing_status.course.course_key",
-    CCX_COURSE_PASSING_STATUS_UPDATED: "course_passing_status.course.ccx_course_key",
-}
 GRADED_AT = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 
 
@@ -167,16 +158,7 @@ def ccx_passing_status(user_id: int, master_run_key: str) -> LmsEvent:
 
 def produce_with_lms_producer(events: list[LmsEvent]) -> None:
     """Send with edx-event-bus-redis's own producer, exactly as an LMS would."""
-    producer = create_producer()
-    assert producer is not None
-    for event in events:
-        producer.send(
-            signal=event.signal,
-            topic=CERTIFICATES_TOPIC,
-            event_key_field=KEY_FIELDS[event.signal],
-            event_data=event.data,
-            event_metadata=event.metadata,
-        )
+    send_with_lms_producer(topic=CERTIFICATES_TOPIC, events=[(e.signal, e.data, e.metadata) for e in events])
 
 
 def produce_at_once(client: redis.Redis, entries: list[dict[bytes, bytes]]) -> None:
