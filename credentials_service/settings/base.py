@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.catalog",
     "apps.credentials",
+    "apps.badges",
     "apps.records",
     "apps.eventbus",
     "apps.demo",
