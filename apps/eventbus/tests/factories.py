@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +11,7 @@ import attr
 from edx_event_bus_redis import create_producer
 from edx_event_bus_redis.internal.utils import get_headers_from_metadata
 from openedx_events.event_bus.avro.serializer import serialize_event_data_to_bytes
+from openedx_events.learning.data import ProgramCertificateData, ProgramData, UserData, UserPersonalData
 from openedx_events.tooling import EventsMetadata, OpenEdxPublicSignal
 
 from apps.eventbus.data import IncomingMessage
@@ -52,3 +54,17 @@ def send_with_lms_producer(
         sent.append(metadata.id)
     producer.client.close()
     return sent
+
+
+def program_certificate_data(n: int = 1, status: str = "awarded") -> ProgramCertificateData:
+    """A ProgramCertificateData for learner `n`, with a non-Latin name so encodings are exercised."""
+    return ProgramCertificateData(
+        user=UserData(
+            id=n, is_active=True, pii=UserPersonalData(username=f"u{n}", email=f"u{n}@example.com", name="Иван 李")
+        ),
+        program=ProgramData(uuid=str(uuid.uuid4()), title="Circuits", program_type="micromasters"),
+        uuid=str(uuid.uuid4()),
+        status=status,
+        url=f"http://credentials.test/api/v1/credentials/{n}/",
+        certificate_available_date=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+    )

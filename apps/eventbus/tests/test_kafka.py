@@ -28,8 +28,6 @@ from openedx_events.learning.data import (
     CertificateData,
     CourseData,
     CourseEnrollmentData,
-    ProgramCertificateData,
-    ProgramData,
     UserData,
     UserPersonalData,
 )
@@ -47,7 +45,7 @@ from apps.eventbus.consumer import decode_message, process_messages
 from apps.eventbus.data import UNREADABLE_HEADER
 from apps.eventbus.exceptions import ConsumeError
 from apps.eventbus.models import OutboxEvent, OutboxStatus, ParkedEvent
-from apps.eventbus.tests.factories import incoming_message
+from apps.eventbus.tests.factories import incoming_message, program_certificate_data
 from apps.eventbus.tests.kafka_support import KafkaBus, read_all, read_messages, wait_until_assigned
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
@@ -55,19 +53,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 ROOT = Path(__file__).resolve().parents[3]
 PROGRAMS_TOPIC = "learning-program-certificate-lifecycle"
 CERTIFICATES_TOPIC = "learning-certificate-lifecycle"
-
-
-def program_certificate(n: int = 1, status: str = "awarded") -> ProgramCertificateData:
-    return ProgramCertificateData(
-        user=UserData(
-            id=n, is_active=True, pii=UserPersonalData(username=f"u{n}", email=f"u{n}@example.com", name="Иван 李")
-        ),
-        program=ProgramData(uuid=str(uuid.uuid4()), title="Circuits", program_type="micromasters"),
-        uuid=str(uuid.uuid4()),
-        status=status,
-        url=f"http://credentials.test/credentials/{n}/",
-        certificate_available_date=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
-    )
 
 
 def course_certificate(user_id: int = 7) -> CertificateData:
@@ -103,7 +88,7 @@ def closed_port() -> int:
 def test_relay_publishes_outbox_rows_as_edx_event_bus_kafka_lays_them_out(bus_kafka: KafkaBus) -> None:
     # given
     topic = bus_kafka.create_topic(PROGRAMS_TOPIC)
-    awarded, revoked = program_certificate(1), program_certificate(2, status="revoked")
+    awarded, revoked = program_certificate_data(1), program_certificate_data(2, status="revoked")
     with transaction.atomic():
         rows = [
             services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=awarded),
@@ -207,7 +192,7 @@ def test_relay_with_the_broker_unreachable_fails_and_keeps_rows_pending(bus_kafk
     with transaction.atomic():
         for n in (1, 2):
             services.enqueue_event(
-                signal=PROGRAM_CERTIFICATE_AWARDED, key=f"{n}:p", program_certificate=program_certificate(n)
+                signal=PROGRAM_CERTIFICATE_AWARDED, key=f"{n}:p", program_certificate=program_certificate_data(n)
             )
     # when
     result = services.relay_outbox()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,6 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 from openedx_events.event_bus.avro.deserializer import deserialize_bytes_to_event_data
-from openedx_events.learning.data import ProgramCertificateData, ProgramData, UserData, UserPersonalData
 from openedx_events.learning.signals import PROGRAM_CERTIFICATE_AWARDED, PROGRAM_CERTIFICATE_REVOKED
 
 from apps.eventbus import services
@@ -18,41 +16,33 @@ from apps.eventbus.buses.redis_streams import full_topic
 from apps.eventbus.exceptions import EventBusError
 from apps.eventbus.models import OutboxEvent, OutboxStatus, RelayLease
 from apps.eventbus.tests.conftest import stream_messages
+from apps.eventbus.tests.factories import program_certificate_data
 
 pytestmark = pytest.mark.django_db
 TOPIC = "learning-program-certificate-lifecycle"
 
 
-def certificate(n: int = 1, status: str = "awarded") -> ProgramCertificateData:
-    return ProgramCertificateData(
-        user=UserData(
-            id=n, is_active=True, pii=UserPersonalData(username=f"u{n}", email=f"u{n}@example.com", name="Иван")
-        ),
-        program=ProgramData(uuid=str(uuid.uuid4()), title="Circuits", program_type="micromasters"),
-        uuid=str(uuid.uuid4()),
-        status=status,
-        url=f"http://credentials.test/api/v1/credentials/{n}/",
-        certificate_available_date=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_enqueue_outside_a_transaction_is_refused() -> None:
     with pytest.raises(RuntimeError, match="inside the transaction"):
-        services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=certificate())
+        services.enqueue_event(
+            signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=program_certificate_data()
+        )
 
 
 def test_enqueue_without_a_topic_names_the_setting(settings: Any) -> None:
     settings.EVENT_BUS_PRODUCER_TOPICS = {}
     with transaction.atomic(), pytest.raises(EventBusError, match="EVENT_BUS_PRODUCER_TOPICS"):
-        services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=certificate())
+        services.enqueue_event(
+            signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=program_certificate_data()
+        )
 
 
 def test_event_is_published_after_commit_and_decodes_to_what_was_enqueued(
     bus_redis: redis.Redis, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     # given
-    data = certificate()
+    data = program_certificate_data()
     # when
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         row = services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=data)
@@ -72,7 +62,9 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     bus_redis: redis.Redis, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ZeroDivisionError), transaction.atomic():
-        services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=certificate())
+        services.enqueue_event(
+            signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=program_certificate_data()
+        )
         _ = 1 / 0
     assert not OutboxEvent.objects.exists()
     assert stream_messages(bus_redis, full_topic(TOPIC)) == []
@@ -85,7 +77,7 @@ def test_broker_outage_keeps_events_until_the_broker_is_back(bus_redis: redis.Re
             services.enqueue_event(
                 signal=PROGRAM_CERTIFICATE_REVOKED if n % 2 else PROGRAM_CERTIFICATE_AWARDED,
                 key=f"{n}:p",
-                program_certificate=certificate(n),
+                program_certificate=program_certificate_data(n),
             )
             for n in range(5)
         ]
@@ -109,7 +101,9 @@ def test_broker_outage_keeps_events_until_the_broker_is_back(bus_redis: redis.Re
 
 def test_relay_again_publishes_nothing_twice(bus_redis: redis.Redis) -> None:
     with transaction.atomic():
-        services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=certificate())
+        services.enqueue_event(
+            signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=program_certificate_data()
+        )
     first = services.relay_outbox()
     second = services.relay_outbox()
     assert (first.published, second.published) == (1, 0)
@@ -119,7 +113,9 @@ def test_relay_again_publishes_nothing_twice(bus_redis: redis.Redis) -> None:
 def test_only_one_relay_runs_at_a_time(bus_redis: redis.Redis) -> None:
     # given: another process holds the lease
     with transaction.atomic():
-        services.enqueue_event(signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=certificate())
+        services.enqueue_event(
+            signal=PROGRAM_CERTIFICATE_AWARDED, key="1:p", program_certificate=program_certificate_data()
+        )
     RelayLease.objects.update_or_create(
         name=services.LEASE_NAME,
         defaults={"holder": "other", "leased_until": timezone.now() + datetime.timedelta(seconds=30)},
