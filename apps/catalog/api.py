@@ -28,7 +28,6 @@ __all__ = [
     "get_or_create_course_run",
     "get_program",
     "get_program_by_id",
-    "list_programs",
     "list_programs_with_courses",
     "load_program",
     "record_course_run",
@@ -157,11 +156,6 @@ def list_programs_with_courses(*, course_run_ids: Iterable[int] | None = None) -
     if course_run_ids is not None:
         programs = programs.filter(courses__course_runs__id__in=list(course_run_ids)).distinct()
     return _read_programs(programs.order_by("title", "id"))
-
-
-def list_programs() -> QuerySet[Program]:
-    """All programs, for pickers in other apps' admin forms."""
-    return Program.objects.all()
 
 
 def get_course_run(*, key: str) -> CourseRunData:

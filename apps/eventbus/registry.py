@@ -29,10 +29,6 @@ def handlers_for(event_type: str) -> list[Handler]:
     return list(_handlers.get(event_type, ()))
 
 
-def handled_event_types() -> list[str]:
-    return sorted(event_type for event_type, handlers in _handlers.items() if handlers)
-
-
 def unregister_handler(signal: OpenEdxPublicSignal, handler: Handler) -> None:
     """Stop calling `handler` for `signal`'s events (tests register throwaway handlers)."""
     if handler in _handlers.get(signal.event_type, ()):
