@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -28,7 +29,8 @@ TIMESTAMPS = ("created", "modified")
 
 
 def _event_type_choices() -> list[tuple[str, str]]:
-    return [("", "---------"), *((event_type, event_type) for event_type in rules.event_types())]
+    # Only the types the badge processor is fed; the model's validator says so for any other.
+    return [("", "---------"), *((event_type, event_type) for event_type in settings.BADGES_EVENT_TYPES)]
 
 
 def _path_choices(event_type: str) -> list[tuple[str, str]] | None:

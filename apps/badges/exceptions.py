@@ -13,6 +13,9 @@ class BadgesErrorCode(enum.Enum):
     TYPE_MISMATCH = "type_mismatch"
     NO_REQUIREMENTS = "no_requirements"
     TEMPLATE_NOT_FOUND = "template_not_found"
+    NO_LEARNER = "no_learner"
+    NOT_FED = "not_fed"
+    NOT_ACTIVE = "not_active"
 
 
 class BadgesError(DomainError):

@@ -15,10 +15,17 @@ from .exceptions import BadgesErrorCode, DataRuleError
 
 
 def validate_event_type(value: str) -> None:
+    """A known openedx-events type that the badge processor is fed (settings.BADGES_EVENT_TYPES)."""
     try:
         rules.get_signal(value)
     except DataRuleError as error:
         raise ValidationError(error.message, code=error.code.value) from None
+    if value not in settings.BADGES_EVENT_TYPES:
+        raise ValidationError(
+            f"{value} is not fed to the badge processor: add it to BADGES_EVENT_TYPES "
+            f"(now {', '.join(settings.BADGES_EVENT_TYPES)}).",
+            code=BadgesErrorCode.NOT_FED.value,
+        )
 
 
 class TemplateOrigin(models.TextChoices):
@@ -59,6 +66,11 @@ class BadgeTemplate(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def image_url(self) -> str | None:
+        """The image's absolute URL, as events and the API give it; None without an image."""
+        return f"{settings.CREDENTIALS_PUBLIC_URL}{self.image.url}" if self.image else None
 
     def clean(self) -> None:
         if self.course_run_key:

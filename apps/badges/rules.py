@@ -25,6 +25,8 @@ import openedx_events.content_authoring.signals
 import openedx_events.enterprise.signals
 import openedx_events.learning.signals  # noqa: F401
 from opaque_keys import InvalidKeyError, OpaqueKey
+from opaque_keys.edx.keys import CourseKey
+from openedx_events.learning.data import UserData
 from openedx_events.tooling import OpenEdxPublicSignal
 
 from .exceptions import BadgesErrorCode, DataRuleError
@@ -60,11 +62,6 @@ _ORDERING = {Operator.LT, Operator.LE, Operator.GT, Operator.GE}
 _SCALARS: tuple[type, ...] = (bool, int, float, str, datetime.datetime)
 
 
-def event_types() -> list[str]:
-    """Every openedx-events event type, sorted."""
-    return sorted(signal.event_type for signal in OpenEdxPublicSignal.all_events())
-
-
 def get_signal(event_type: str) -> OpenEdxPublicSignal:
     try:
         return OpenEdxPublicSignal.get_signal_by_type(event_type)
@@ -96,6 +93,44 @@ def _walk(prefix: str, field_type: Any, paths: list[tuple[str, type]]) -> None:
     elif isinstance(field_type, type) and issubclass(field_type, (*_SCALARS, OpaqueKey)):
         paths.append((prefix, field_type))
     # Anything else (List[...], dict[...]) has no comparable path.
+
+
+@functools.cache
+def learner_path(event_type: str) -> str | None:
+    """The path of the first learner (a UserData) in the data of this event type, or None."""
+    found: list[str] = []
+    for name, data_type in get_signal(event_type).init_data.items():
+        _find_user(name, data_type, found)
+    return found[0] if found else None
+
+
+def _find_user(prefix: str, field_type: Any, found: list[str]) -> None:
+    if not (isinstance(field_type, type) and attr.has(field_type)):
+        return
+    if field_type is UserData:
+        found.append(prefix)
+        return
+    for field in attr.fields(field_type):
+        _find_user(f"{prefix}.{field.name}", field.type, found)
+
+
+def learner_of(event_type: str, payload: Mapping[str, Any]) -> UserData | None:
+    """The learner an event is about (see `learner_path`), or None when the payload has none."""
+    path = learner_path(event_type)
+    found = _lookup(payload, path) if path else None
+    return found if isinstance(found, UserData) else None
+
+
+def course_keys_of(event_type: str, payload: Mapping[str, Any]) -> list[CourseKey]:
+    """Every course key in the event's data (a CCX's and its master course's), to match a template's
+    course run or organization scope."""
+    keys = []
+    for path, field_type in _payload_paths(event_type):
+        if issubclass(field_type, CourseKey):
+            value = _lookup(payload, path)
+            if isinstance(value, CourseKey):
+                keys.append(value)
+    return keys
 
 
 def parse_value(field_type: type, operator: str, raw: str) -> Any:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from secrets import token_urlsafe
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -15,14 +16,20 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from .data import LearnerIdentity
 from .exceptions import CoreErrorCode, DomainError, LearnerIdentityError, NotFoundError
 from .models import TimeStampedModel, User
 
+if TYPE_CHECKING:
+    # Not at run time: rest_framework.views loads the authentication classes, which import this module.
+    from rest_framework.views import APIView
+
 __all__ = [
     "DomainError",
+    "IsSelfOrPrivileged",
     "LearnerIdentity",
     "LearnerIdentityError",
     "NotFoundError",
@@ -33,6 +40,7 @@ __all__ = [
     "get_or_create_learners",
     "is_privileged",
     "lock_learner",
+    "lock_learners",
     "request_user",
 ]
 
@@ -52,6 +60,17 @@ def request_user(request: HttpRequest | Request) -> User:
     return user
 
 
+class IsSelfOrPrivileged(BasePermission):
+    """Learners read only their own data: naming another learner in `?username=` is a 403 unless the
+    requester is staff or a service user. Shared by the records and badges APIs."""
+
+    message = "Learners may read only their own records."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        username = request.query_params.get("username")
+        return bool(not username or username == request.user.username or is_privileged(request_user(request)))
+
+
 def get_learner(*, username: str) -> User:
     """Return the user with this username; raise NotFoundError otherwise."""
     try:
@@ -67,6 +86,14 @@ def lock_learner(*, user_id: int) -> User:
     learner's data that depend on each other (their credentials) queue up behind it. Must run inside
     a transaction; raises User.DoesNotExist."""
     return User.objects.select_for_update().get(pk=user_id)
+
+
+def lock_learners(*, user_ids: Iterable[int]) -> list[int]:
+    """Lock these learners' rows, in pk order, until the caller's transaction ends; return the ids of
+    those that exist. Must run inside a transaction."""
+    return list(
+        User.objects.select_for_update().filter(pk__in=list(user_ids)).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 def get_or_create_learner(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from .data import CredentialChange, UserCredentialData
 from .exceptions import CredentialsError, CredentialsNotFoundError
+from .models import CredentialStatus
 from .selectors import (
     get_program_certificate_status,
     list_course_results,
     list_learner_course_run_ids,
     list_program_certificate_statuses,
+    list_user_credentials,
 )
 from .services import (
+    apply_credential_changes,
     award_course_certificate,
     award_program_certificate,
     configure_course_certificate,
@@ -20,8 +24,12 @@ from .services import (
 )
 
 __all__ = [
+    "CredentialChange",
+    "CredentialStatus",
     "CredentialsError",
     "CredentialsNotFoundError",
+    "UserCredentialData",
+    "apply_credential_changes",
     "award_course_certificate",
     "award_program_certificate",
     "configure_course_certificate",
@@ -30,6 +38,7 @@ __all__ = [
     "list_course_results",
     "list_learner_course_run_ids",
     "list_program_certificate_statuses",
+    "list_user_credentials",
     "record_grade",
     "revoke_course_certificate",
     "revoke_program_certificate",

@@ -15,4 +15,4 @@ class CredentialsConfig(AppConfig):
         for signal, handler in HANDLERS.items():
             register_handler(signal, handler)
         for signal, batch_handler in BATCH_HANDLERS.items():
-            register_batch_handler(signal, batch_handler)
+            register_batch_handler(signal, batch_handler, replaces=HANDLERS[signal])

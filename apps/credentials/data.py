@@ -6,8 +6,12 @@ import datetime
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from apps.core.data import LearnerIdentity
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,29 @@ class GradeUpdate:
     letter_grade: str | None = ""
     passed_at: datetime.datetime | None = None
     lms_last_updated_at: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class CredentialChange:
+    """Award or revoke one learner's credential of a configuration that another app owns (a badge
+    template, a PDF credential configuration): the configuration is named by its model and pk."""
+
+    user_id: int
+    configuration_model: type[Model]
+    configuration_id: int
+    award: bool
+
+
+@dataclass(frozen=True)
+class UserCredentialData:
+    """A learner's credential of some configuration, as it is (or as a change left it)."""
+
+    uuid: uuid.UUID
+    user_id: int
+    configuration_id: int
+    status: str
+    awarded_at: datetime.datetime | None
+    revoked_at: datetime.datetime | None
+    # True only in what a change returns, and only when the status really changed (not awarded →
+    # awarded, awarded → revoked): what the owner announces.
+    status_changed: bool = False

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 
-from apps.core.api import User, lock_learner
+from apps.core.api import User, lock_learner, lock_learners
 
 from .models import CourseCertificate, UserCredential
 
@@ -36,9 +36,7 @@ def lock_user_credential(*, user_id: int, configuration: Model) -> UserCredentia
 
 def lock_learners_credentials(*, user_ids: Iterable[int]) -> list[int]:
     """Lock these learners, in pk order, until the transaction ends; return the ids of those that exist."""
-    return list(
-        User.objects.select_for_update().filter(pk__in=list(user_ids)).order_by("pk").values_list("pk", flat=True)
-    )
+    return lock_learners(user_ids=user_ids)
 
 
 def lock_credentials(

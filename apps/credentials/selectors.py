@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from apps.core.api import User, is_privileged
 
-from .data import CourseCertificateData, GradeData, ProgramCertificateStatusData
+from .data import CourseCertificateData, GradeData, ProgramCertificateStatusData, UserCredentialData
 from .exceptions import CredentialsErrorCode, CredentialsNotFoundError
 from .models import (
     CourseCertificate,
@@ -260,3 +260,37 @@ def list_certified_learner_ids(*, course_run_ids: Iterable[int]) -> list[int]:
         .values_list("user_id", flat=True)
         .distinct()
     )
+
+
+def list_user_credentials(
+    *,
+    configuration_model: type[Model],
+    user_ids: Iterable[int] | None = None,
+    configuration_ids: Iterable[int] | None = None,
+    status: str | None = None,
+) -> list[UserCredentialData]:
+    """Learners' credentials of `configuration_model`'s configurations (another app's: badge templates,
+    PDF configurations), optionally only these learners', these configurations', in this status;
+    newest first. One query."""
+    credentials = UserCredential.objects.filter(
+        credential_content_type=ContentType.objects.get_for_model(configuration_model)
+    )
+    if user_ids is not None:
+        credentials = credentials.filter(user_id__in=list(user_ids))
+    if configuration_ids is not None:
+        credentials = credentials.filter(credential_id__in=list(configuration_ids))
+    if status is not None:
+        credentials = credentials.filter(status=status)
+    return [
+        UserCredentialData(
+            uuid=uuid_,
+            user_id=user_id,
+            configuration_id=configuration_id,
+            status=status_,
+            awarded_at=awarded_at,
+            revoked_at=revoked_at,
+        )
+        for uuid_, user_id, configuration_id, status_, awarded_at, revoked_at in credentials.order_by(
+            "-created", "-pk"
+        ).values_list("uuid", "user_id", "credential_id", "status", "awarded_at", "revoked_at")
+    ]

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from openedx_events.learning.data import ProgramCertificateData, UserData, UserPersonalData
@@ -39,9 +39,11 @@ from . import selectors
 from .data import (
     CourseCertificateData,
     CourseCertificateUpdate,
+    CredentialChange,
     GradeUpdate,
     ProgramCompletionData,
     SignatoryData,
+    UserCredentialData,
     VisibleDatesData,
 )
 from .exceptions import CredentialsError, CredentialsErrorCode
@@ -204,6 +206,56 @@ def _apply[M: Model](instance: M, updates: dict[str, object]) -> M:
     return instance
 
 
+def apply_credential_changes(*, changes: Sequence[CredentialChange]) -> list[UserCredentialData]:
+    """Award or revoke, in order, learners' credentials of configurations other apps own (badge
+    templates, PDF credential configurations), by the same rules as every award and revocation; return
+    each change's credential as it left it, `status_changed` telling whether its status really changed
+    (what the owner announces: this service announces nothing). Idempotent. A fixed number of queries
+    whatever the number of changes. Must run inside the caller's transaction, which holds the learners'
+    locks (core.api.get_or_create_learners or lock_learners). Course and program certificates are
+    refused (ValueError): theirs go through their own services, which evaluate programs."""
+    if not changes:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("apply_credential_changes must run inside the transaction holding the learners' locks")
+    by_model: dict[type[Model], set[int]] = {}
+    for change in changes:
+        if change.configuration_model in (CourseCertificate, ProgramCertificate):
+            raise ValueError(f"{change.configuration_model.__name__} credentials change through their own services")
+        by_model.setdefault(change.configuration_model, set()).add(change.configuration_id)
+    user_ids = {change.user_id for change in changes}
+    held = _HeldCredentials(
+        credential
+        for model, configuration_ids in by_model.items()
+        for credential in lock_credentials(model=model, configuration_ids=configuration_ids, user_ids=user_ids)
+    )
+    content_types = ContentType.objects.get_for_models(*by_model)
+    now = timezone.now()
+    results = []
+    for change in changes:
+        credential, status_changed = held.change(
+            user_id=change.user_id,
+            content_type_id=content_types[change.configuration_model].pk,
+            configuration_id=change.configuration_id,
+            award=change.award,
+            now=now,
+        )
+        # Taken now: a later change of the batch may change the same credential again.
+        results.append(
+            UserCredentialData(
+                uuid=credential.uuid,
+                user_id=credential.user_id,
+                configuration_id=credential.credential_id,
+                status=credential.status,
+                awarded_at=credential.awarded_at,
+                revoked_at=credential.revoked_at,
+                status_changed=status_changed,
+            )
+        )
+    held.save(now=now)
+    return results
+
+
 # --- course and program certificates by their public keys -------------------------------------
 
 
@@ -314,7 +366,7 @@ def record_course_certificates(*, updates: Sequence[CourseCertificateUpdate]) ->
         for update, user in zip(updates, users, strict=True):
             run = runs[update.course_run_key]
             credential, status_changed = held.change(
-                user=user,
+                user_id=user.pk,
                 content_type_id=course_type.pk,
                 configuration_id=configuration_ids[(run.id, update.mode)],
                 award=update.is_awarded,
@@ -381,7 +433,7 @@ class _HeldCredentials:
     def change(
         self,
         *,
-        user: User,
+        user_id: int,
         content_type_id: int,
         configuration_id: int,
         award: bool,
@@ -390,13 +442,13 @@ class _HeldCredentials:
         visible_date: datetime.datetime | None = None,
     ) -> tuple[UserCredential, bool]:
         """Award or revoke the learner's credential in memory; return it and whether its status changed."""
-        credential = self.get(user_id=user.pk, content_type_id=content_type_id, configuration_id=configuration_id)
+        credential = self.get(user_id=user_id, content_type_id=content_type_id, configuration_id=configuration_id)
         fields, status_changed = _credential_changes(
             credential, award=award, now=now, download_url=download_url, visible_date=visible_date
         )
         if credential is None:
             credential = UserCredential(
-                user=user, credential_content_type_id=content_type_id, credential_id=configuration_id, **fields
+                user_id=user_id, credential_content_type_id=content_type_id, credential_id=configuration_id, **fields
             )
             self._new.append(credential)
             self.add([credential])
@@ -502,7 +554,7 @@ def _evaluate_programs_after(
             if action is _ProgramAction.KEEP:
                 continue
             credential, status_changed = held.change(
-                user=step.user,
+                user_id=step.user.pk,
                 content_type_id=program_type.pk,
                 configuration_id=configuration.pk,
                 award=action is _ProgramAction.AWARD,

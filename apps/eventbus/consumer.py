@@ -28,7 +28,7 @@ from .codec import deserialize
 from .data import UNREADABLE_HEADER, BatchResult, IncomingMessage
 from .exceptions import EventBusErrorCode, UnreadableMessageError
 from .models import ParkedEvent, ParkedStatus, ProcessedEvent
-from .registry import batch_handler_for, handlers_for
+from .registry import BatchHandler, batch_handlers_for, handlers_for, unbatched_handlers_for
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +134,15 @@ def process_messages(messages: Sequence[IncomingMessage]) -> BatchResult:
 
 
 def _apply_in_runs(events: list[DecodedEvent], result: BatchResult) -> Iterator[tuple[DecodedEvent, str | None]]:
-    """Apply the events in order: each run of consecutive events sharing a batch handler through it,
-    the others one by one. Yield each event with None, or the reason it must be parked."""
-    for handler, run in groupby(events, key=lambda e: batch_handler_for(e.metadata.event_type)):
+    """Apply the events in order: each run of consecutive events whose types have batch handlers
+    together (`_apply_run`), the others one by one. Yield each event with None, or the reason it must
+    be parked."""
+    for batched, run in groupby(events, key=lambda e: bool(batch_handlers_for(e.metadata.event_type))):
         run_events = list(run)
-        if handler is not None and len(run_events) > 1:
+        if batched and len(run_events) > 1:
             try:
                 with transaction.atomic():
-                    handler([(e.metadata, e.data) for e in run_events])
+                    _apply_run(run_events)
             except INFRASTRUCTURE_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - which event is at fault is found by retrying one by one
@@ -152,6 +153,21 @@ def _apply_in_runs(events: list[DecodedEvent], result: BatchResult) -> Iterator[
                 yield from ((event, None) for event in run_events)
                 continue
         yield from ((event, _apply(event)) for event in run_events)
+
+
+def _apply_run(events: list[DecodedEvent]) -> None:
+    """Each batch handler gets, in order, the events of the run whose types it serves; then the
+    handlers no batch handler stands for take the events one at a time. Handlers of different apps
+    touch different state, so each app seeing its own events in order is enough."""
+    by_handler: dict[BatchHandler, list[tuple[EventsMetadata, dict[str, Any]]]] = {}
+    for event in events:
+        for handler in batch_handlers_for(event.metadata.event_type):
+            by_handler.setdefault(handler, []).append((event.metadata, event.data))
+    for handler, handler_events in by_handler.items():
+        handler(handler_events)
+    for event in events:
+        for single in unbatched_handlers_for(event.metadata.event_type):
+            single(metadata=event.metadata, **event.data)
 
 
 def _apply(event: DecodedEvent) -> str | None:

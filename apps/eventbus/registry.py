@@ -16,7 +16,8 @@ Handler = Callable[..., None]
 BatchHandler = Callable[[list[tuple[EventsMetadata, dict[str, Any]]]], None]
 
 _handlers: dict[str, list[Handler]] = defaultdict(list)
-_batch_handlers: dict[str, BatchHandler] = {}
+# Per event type: each batch handler with the single-event handler whose effects it has.
+_batch_handlers: dict[str, dict[BatchHandler, Handler]] = defaultdict(dict)
 
 
 def register_handler(signal: OpenEdxPublicSignal, handler: Handler) -> None:
@@ -35,19 +36,28 @@ def unregister_handler(signal: OpenEdxPublicSignal, handler: Handler) -> None:
         _handlers[signal.event_type].remove(handler)
 
 
-def register_batch_handler(signal: OpenEdxPublicSignal, handler: BatchHandler) -> None:
-    """Let `handler(events)` apply, in one go and in order, consecutive events of a batch whose types
-    share it (one handler may serve several types: it is then one run). It must have the effects of
-    the types' single-event handlers, which stay registered: they apply the events of a run one by
-    one when the batch handler raises, and replay parked events. One batch handler per type."""
-    _batch_handlers[signal.event_type] = handler
+def register_batch_handler(signal: OpenEdxPublicSignal, handler: BatchHandler, *, replaces: Handler) -> None:
+    """Let `handler(events)` apply, in one go and in order, the events of `signal`'s type in a run of
+    consecutive batched events, instead of `replaces` (a registered single-event handler of that type)
+    applying them one at a time. One batch handler may serve several types, and several apps may each
+    batch their own handler of one type. It must have the effects of `replaces`, which stays
+    registered: it applies the events one by one when a batch handler of the run raises, and replays
+    parked events."""
+    if replaces not in _handlers.get(signal.event_type, ()):
+        raise ValueError(f"{replaces!r} is not a handler of {signal.event_type}: register it first")
+    _batch_handlers[signal.event_type][handler] = replaces
 
 
-def batch_handler_for(event_type: str) -> BatchHandler | None:
-    return _batch_handlers.get(event_type)
+def batch_handlers_for(event_type: str) -> list[BatchHandler]:
+    return list(_batch_handlers.get(event_type, {}))
+
+
+def unbatched_handlers_for(event_type: str) -> list[Handler]:
+    """The single-event handlers of this type that no batch handler stands for."""
+    replaced = set(_batch_handlers.get(event_type, {}).values())
+    return [handler for handler in _handlers.get(event_type, ()) if handler not in replaced]
 
 
 def unregister_batch_handler(signal: OpenEdxPublicSignal, handler: BatchHandler) -> None:
     """Apply `signal`'s events one by one again (tests register throwaway batch handlers)."""
-    if _batch_handlers.get(signal.event_type) is handler:
-        del _batch_handlers[signal.event_type]
+    _batch_handlers.get(signal.event_type, {}).pop(handler, None)

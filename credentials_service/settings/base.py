@@ -162,7 +162,23 @@ EVENT_BUS_PRODUCER_TOPICS = {
     "org.openedx.learning.program.certificate.revoked.v1": env_str(
         "EVENT_BUS_PROGRAM_CERTIFICATE_TOPIC", "learning-program-certificate-lifecycle"
     ),
+    # Badge events go where Open edX puts them (the LMS's passing-status events share the topic; our
+    # consumer of it has no handler for badge events and skips them).
+    "org.openedx.learning.badge.awarded.v1": env_str("EVENT_BUS_BADGE_TOPIC", "learning-badges-lifecycle"),
+    "org.openedx.learning.badge.revoked.v1": env_str("EVENT_BUS_BADGE_TOPIC", "learning-badges-lifecycle"),
 }
+
+# --- Badges -----------------------------------------------------------------------------------
+# The event types fed to the badge processor: the ones requirements and penalties may listen to (the
+# admin offers these). Each must carry a learner (check badges.E001), and the consumer must read the
+# topics they arrive on (the LMS sends passing-status events on learning-badges-lifecycle).
+BADGES_EVENT_TYPES = env_list(
+    "BADGES_EVENT_TYPES",
+    [
+        "org.openedx.learning.course.passing.status.updated.v1",
+        "org.openedx.learning.ccx.course.passing.status.updated.v1",
+    ],
+)
 
 # --- Credentials ------------------------------------------------------------------------------
 # Where learners and other services reach this service; links in published events start with it.

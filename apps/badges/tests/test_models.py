@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -135,8 +137,23 @@ def test_a_requirement_needs_a_known_event_type() -> None:
     assert "'org.openedx.nope.v1' is not an openedx-events event type" in caught.value.message_dict["event_type"][0]
 
 
-def test_changing_a_requirements_event_type_must_keep_its_rules_valid() -> None:
+def test_a_requirement_listens_only_to_event_types_fed_to_the_badge_processor() -> None:
     # given
+    requirement = BadgeRequirementFactory.build(
+        template=BadgeTemplateFactory(), event_type="org.openedx.learning.certificate.created.v1"
+    )
+    # when
+    with pytest.raises(ValidationError) as caught:
+        requirement.full_clean()
+    # then
+    assert caught.value.message_dict["event_type"][0].startswith(
+        "org.openedx.learning.certificate.created.v1 is not fed to the badge processor: add it to BADGES_EVENT_TYPES"
+    )
+
+
+def test_changing_a_requirements_event_type_must_keep_its_rules_valid(settings: Any) -> None:
+    # given
+    settings.BADGES_EVENT_TYPES = [*settings.BADGES_EVENT_TYPES, "org.openedx.learning.certificate.created.v1"]
     rule = DataRuleFactory(data_path="course_passing_status.is_passing")
     requirement = rule.requirement
     requirement.event_type = "org.openedx.learning.certificate.created.v1"

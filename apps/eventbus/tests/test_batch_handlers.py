@@ -53,12 +53,12 @@ def create_learner(*, metadata: EventsMetadata, enrollment: CourseEnrollmentData
 
 
 @pytest.fixture
-def batch_handler() -> Iterator[Callable[[OpenEdxPublicSignal, Callable[[Events], None]], None]]:
+def batch_handler() -> Iterator[Callable[..., None]]:
     """Register throwaway batch handlers for the test's duration."""
     registered: list[tuple[OpenEdxPublicSignal, Callable[[Events], None]]] = []
 
-    def register(signal: OpenEdxPublicSignal, func: Callable[[Events], None]) -> None:
-        register_batch_handler(signal, func)
+    def register(signal: OpenEdxPublicSignal, func: Callable[[Events], None], *, replaces: Callable[..., None]) -> None:
+        register_batch_handler(signal, func, replaces=replaces)
         registered.append((signal, func))
 
     yield register
@@ -79,7 +79,7 @@ def calls(handler: Callable[..., None], batch_handler: Callable[..., None]) -> l
 
     for signal in (COURSE_ENROLLMENT_CREATED, COURSE_ENROLLMENT_CHANGED):
         handler(signal, create_learner)
-        batch_handler(signal, create_learners)
+        batch_handler(signal, create_learners, replaces=create_learner)
     handler(COURSE_UNENROLLMENT_COMPLETED, create_learner)
     return seen
 
@@ -144,7 +144,7 @@ def test_an_infrastructure_failure_in_a_run_applies_and_parks_nothing(
         raise OperationalError("server closed the connection unexpectedly")
 
     handler(COURSE_ENROLLMENT_CREATED, create_learner)
-    batch_handler(COURSE_ENROLLMENT_CREATED, database_gone)
+    batch_handler(COURSE_ENROLLMENT_CREATED, database_gone, replaces=create_learner)
     # when
     with pytest.raises(InfrastructureError):
         process_messages([message(COURSE_ENROLLMENT_CREATED, "ann", 1), message(COURSE_ENROLLMENT_CREATED, "ben", 2)])
@@ -152,6 +152,42 @@ def test_an_infrastructure_failure_in_a_run_applies_and_parks_nothing(
     assert not User.objects.exists()
     assert not ProcessedEvent.objects.exists()
     assert not ParkedEvent.objects.exists()
+
+
+def test_each_app_batches_its_own_handler_and_unbatched_handlers_see_each_event(
+    handler: Callable[..., None], batch_handler: Callable[..., None]
+) -> None:
+    # given: three handlers of one type, two of them with a batch handler (two apps), one without
+    seen: dict[str, list[list[str]]] = {"first": [], "second": [], "single": []}
+
+    def single(name: str) -> Callable[..., None]:
+        def apply(*, metadata: EventsMetadata, enrollment: CourseEnrollmentData) -> None:
+            seen[name].append([enrollment.user.pii.username])
+
+        return apply
+
+    def batch(name: str) -> Callable[[Events], None]:
+        def apply(events: Events) -> None:
+            seen[name].append([data["enrollment"].user.pii.username for _, data in events])
+
+        return apply
+
+    first, second, unbatched = single("first"), single("second"), single("single")
+    for func in (first, second, unbatched):
+        handler(COURSE_ENROLLMENT_CREATED, func)
+    batch_handler(COURSE_ENROLLMENT_CREATED, batch("first"), replaces=first)
+    batch_handler(COURSE_ENROLLMENT_CREATED, batch("second"), replaces=second)
+    # when
+    result = process_messages([message(COURSE_ENROLLMENT_CREATED, name, n) for n, name in enumerate("abc", 1)])
+    # then: each batch handler had the run once; the third handler had each event
+    assert seen == {"first": [["a", "b", "c"]], "second": [["a", "b", "c"]], "single": [["a"], ["b"], ["c"]]}
+    assert (result.processed, result.batched) == (3, 3)
+
+
+def test_a_batch_handler_must_stand_for_a_registered_handler(handler: Callable[..., None]) -> None:
+    # when / then
+    with pytest.raises(ValueError, match="register it first"):
+        register_batch_handler(COURSE_ENROLLMENT_CREATED, lambda events: None, replaces=create_learner)
 
 
 # --- enqueueing many events at once --------------------------------------------------------------
