@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("api/v1/", include("apps.credentials.rest_api.v1.urls")),
     path("api/v1/", include("apps.records.rest_api.v1.urls")),
+    path("api/v1/", include("apps.badges.rest_api.v1.urls")),
     path("records/", include("apps.records.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

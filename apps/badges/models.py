@@ -70,7 +70,11 @@ class BadgeTemplate(TimeStampedModel):
     @property
     def image_url(self) -> str | None:
         """The image's absolute URL, as events and the API give it; None without an image."""
-        return f"{settings.CREDENTIALS_PUBLIC_URL}{self.image.url}" if self.image else None
+        if not self.image:
+            return None
+        url = self.image.url
+        # A local storage answers a path on this service; S3 answers an absolute URL already.
+        return url if url.startswith(("http://", "https://")) else f"{settings.CREDENTIALS_PUBLIC_URL}{url}"
 
     def clean(self) -> None:
         if self.course_run_key:

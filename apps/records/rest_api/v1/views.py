@@ -13,10 +13,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from apps.core.api import User, get_learner, request_user
+from apps.core.api import IsSelfOrPrivileged, User, get_learner, request_user
 from apps.records import selectors, services
 
-from .permissions import IsSelfOrPrivileged
 from .serializers import (
     LearnerQueryInputSerializer,
     ProgramRecordOutputSerializer,
