@@ -13,6 +13,10 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+# The real-bus fixtures (Redis streams, the Kafka mock cluster, consumer processes), for every app's
+# end-to-end tests.
+pytest_plugins = ["apps.eventbus.tests.bus_fixtures"]
+
 
 @pytest.fixture
 def api_client() -> APIClient:

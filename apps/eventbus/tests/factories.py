@@ -44,10 +44,12 @@ def send_with_lms_producer(
     sent = []
     for signal, data, metadata in events:
         (name,) = data  # openedx-events signals carry one data object; the Redis producer ignores the key
+        # The LMS keys a custom course's (CCX) events by its own key, every other one by the course key.
+        key = "ccx_course_key" if hasattr(getattr(data[name], "course", None), "ccx_course_key") else "course_key"
         producer.send(
             signal=signal,
             topic=topic,
-            event_key_field=f"{name}.course.course_key",
+            event_key_field=f"{name}.course.{key}",
             event_data=data,
             event_metadata=metadata,
         )

@@ -1,5 +1,6 @@
 """The consumer as the separate process it is in production (`manage.py run_event_consumer`), pointed
-at the test's PostgreSQL database and buses, and the LMS's events as its producers put them on a bus.
+at the test's PostgreSQL database and buses, the LMS's events as its producers put them on a bus, and
+what we published read back from a stream.
 
 Output goes to files, not pipes: a long-running consumer that logs tracebacks (parked events) would
 block on a full pipe nobody reads while the test polls the database.
@@ -12,16 +13,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
+import redis
 from django.conf import settings
 from django.db import connection
+from edx_event_bus_redis.internal.message import RedisMessage
 from opaque_keys.edx.keys import CourseKey
+from openedx_events.event_bus.avro.deserializer import deserialize_bytes_to_event_data
 from openedx_events.learning.data import CertificateData, CourseData, UserData, UserPersonalData
+from openedx_events.tooling import EventsMetadata, OpenEdxPublicSignal
 
 ROOT = Path(__file__).resolve().parents[3]
 CERTIFICATES_TOPIC = "learning-certificate-lifecycle"
@@ -86,7 +91,7 @@ class ConsumerProcess:
 
 
 class ConsumerStarter(Protocol):
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> ConsumerProcess: ...
+    def __call__(self, *args: str, topic: str = ..., env: dict[str, str] | None = None) -> ConsumerProcess: ...
 
 
 def start_consumer(
@@ -108,9 +113,40 @@ def start_consumer(
     return ConsumerProcess(process=process, stdout_path=stdout_path, stderr_path=stderr_path)
 
 
-def run_until_idle(start: ConsumerStarter, *args: str, env: dict[str, str] | None = None, idle: float = 1.5) -> int:
+def run_until_idle(
+    start: ConsumerStarter,
+    *args: str,
+    topic: str = CERTIFICATES_TOPIC,
+    env: dict[str, str] | None = None,
+    idle: float = 1.5,
+) -> int:
     """Run a consumer until it has read nothing for `idle` seconds; return its exit code."""
-    return start("--exit-when-idle", str(idle), *args, env=env).process.wait(timeout=120)
+    return start("--exit-when-idle", str(idle), *args, topic=topic, env=env).process.wait(timeout=120)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A message on a Redis stream, as edx-event-bus-redis's consumer reads it: the metadata from its
+    headers and the data decoded with the openedx-events Avro schema of its type."""
+
+    message_id: str
+    metadata: EventsMetadata
+    data: dict[str, Any]
+
+
+def read_stream(client: redis.Redis, topic: str, *, event_types: Collection[str] | None = None) -> list[StreamEvent]:
+    """Every message on `topic` (under the test's topic prefix), in stream order, decoded; only those of
+    `event_types` when given (a topic may carry the LMS's events and ours)."""
+    name = f"{settings.EVENT_BUS_TOPIC_PREFIX}-{topic}"
+    events = []
+    for entry in client.xrange(name):
+        message = RedisMessage.parse(entry, name)
+        event_type = message.event_metadata.event_type
+        if event_types is not None and event_type not in event_types:
+            continue
+        data = deserialize_bytes_to_event_data(message.event_data, OpenEdxPublicSignal.get_signal_by_type(event_type))
+        events.append(StreamEvent(message_id=entry[0].decode(), metadata=message.event_metadata, data=data))
+    return events
 
 
 def wait_for(

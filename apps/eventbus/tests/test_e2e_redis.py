@@ -16,9 +16,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
-from edx_event_bus_redis.internal.message import RedisMessage
 from opaque_keys.edx.keys import CourseKey
-from openedx_events.event_bus.avro.deserializer import deserialize_bytes_to_event_data
 from openedx_events.learning.data import CertificateData, CourseData, UserData, UserPersonalData
 from openedx_events.learning.signals import CERTIFICATE_CREATED, PROGRAM_CERTIFICATE_AWARDED
 
@@ -28,6 +26,7 @@ from apps.credentials.models import CredentialStatus, UserCredential
 from apps.credentials.tests.factories import ProgramCertificateFactory
 from apps.eventbus.models import OutboxEvent, OutboxStatus, ParkedEvent, ProcessedEvent
 from apps.eventbus.tests.factories import send_with_lms_producer
+from apps.eventbus.tests.process_support import read_stream
 
 ROOT = Path(__file__).resolve().parents[3]
 CERTIFICATES_TOPIC = "learning-certificate-lifecycle"
@@ -124,10 +123,9 @@ def test_certificates_to_program_certificate_awarded_end_to_end(prefix: str) -> 
     assert program_credential.status == CredentialStatus.AWARDED
     assert not program_credentials.filter(user__username="bob").exists()
     assert OutboxEvent.objects.filter(status=OutboxStatus.PUBLISHED).count() == 1
-    [(message_id, fields)] = client.xrange(f"{prefix}-{PROGRAM_TOPIC}")
-    message = RedisMessage.parse((message_id, fields), f"{prefix}-{PROGRAM_TOPIC}")
-    assert message.event_metadata.event_type == PROGRAM_CERTIFICATE_AWARDED.event_type
-    data = deserialize_bytes_to_event_data(message.event_data, PROGRAM_CERTIFICATE_AWARDED)["program_certificate"]
+    [message] = read_stream(client, PROGRAM_TOPIC)
+    assert message.metadata.event_type == PROGRAM_CERTIFICATE_AWARDED.event_type
+    data = message.data["program_certificate"]
     assert data.uuid == str(program_credential.uuid)
     assert data.status == "awarded"
     assert (data.user.id, data.user.pii.username, data.user.pii.email) == (7, "ada", "ada@example.com")
@@ -141,6 +139,6 @@ def test_certificates_to_program_certificate_awarded_end_to_end(prefix: str) -> 
     # then: nothing changes and nothing more is published
     assert again.returncode == 0, again.stderr[-3000:]
     assert OutboxEvent.objects.count() == 1
-    assert len(client.xrange(f"{prefix}-{PROGRAM_TOPIC}")) == 1
+    assert len(read_stream(client, PROGRAM_TOPIC)) == 1
     assert ProcessedEvent.objects.filter(event_id__in=ids).count() == 4
     client.close()
