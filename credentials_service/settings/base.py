@@ -180,6 +180,17 @@ BADGES_EVENT_TYPES = env_list(
     ],
 )
 
+# --- Credly and Accredible --------------------------------------------------------------------
+# The badge issuing services (apps/badges/credly, apps/badges/accredible); an organization's sandbox
+# flag picks the sandbox URL. Credly's base includes the API version; Accredible's is the host root,
+# because its API spreads over /v1/ and /v2/ paths. Tests point all four at local fake servers.
+CREDLY_API_BASE_URL = env_str("CREDLY_API_BASE_URL", "https://api.credly.com/v1/")
+CREDLY_SANDBOX_API_BASE_URL = env_str("CREDLY_SANDBOX_API_BASE_URL", "https://sandbox-api.credly.com/v1/")
+ACCREDIBLE_API_BASE_URL = env_str("ACCREDIBLE_API_BASE_URL", "https://api.accredible.com/")
+ACCREDIBLE_SANDBOX_API_BASE_URL = env_str("ACCREDIBLE_SANDBOX_API_BASE_URL", "https://sandbox.api.accredible.com/")
+# Seconds to wait for an issuing service to connect and, separately, to answer; a timeout is retried.
+BADGE_ISSUER_HTTP_TIMEOUT = env_int("BADGE_ISSUER_HTTP_TIMEOUT", 10)
+
 # --- Credentials ------------------------------------------------------------------------------
 # Where learners and other services reach this service; links in published events start with it.
 CREDENTIALS_PUBLIC_URL = env_str("CREDENTIALS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

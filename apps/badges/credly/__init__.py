@@ -1,0 +1,1 @@
+"""Credly: the badge issuing service behind apps.badges.issuers (client.py alone speaks its HTTP API)."""
