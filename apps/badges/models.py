@@ -49,6 +49,9 @@ class BadgeTemplate(TimeStampedModel):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     image = models.FileField(upload_to="badge_templates/", blank=True)
+    image_link = models.URLField(
+        max_length=500, blank=True, help_text="An image elsewhere (the issuing service's), used when none is uploaded."
+    )
     course_run_key = models.CharField(
         max_length=255, blank=True, help_text="Only events of this course run count; empty means any."
     )
@@ -71,7 +74,7 @@ class BadgeTemplate(TimeStampedModel):
     def image_url(self) -> str | None:
         """The image's absolute URL, as events and the API give it; None without an image."""
         if not self.image:
-            return None
+            return self.image_link or None
         url = self.image.url
         # A local storage answers a path on this service; S3 answers an absolute URL already.
         return url if url.startswith(("http://", "https://")) else f"{settings.CREDENTIALS_PUBLIC_URL}{url}"

@@ -181,6 +181,27 @@ BADGES_EVENT_TYPES = env_list(
 )
 
 # --- Credly and Accredible --------------------------------------------------------------------
+# Issuing badges on these services is optional (apps.badges.issuing is installed only when one is
+# enabled); native badges need neither. Once enabled, API tokens are stored encrypted with
+# BADGE_ISSUER_TOKEN_KEYS: comma-separated Fernet keys, the first encrypts, all decrypt (rotation:
+# put a new key first, run rotate_issuer_tokens, drop the old one). Check badge_issuing.E001 names it.
+CREDLY_ENABLED = env_bool("CREDLY_ENABLED", False)
+ACCREDIBLE_ENABLED = env_bool("ACCREDIBLE_ENABLED", False)
+BADGE_ISSUER_TOKEN_KEYS = [key.strip() for key in env_secret("BADGE_ISSUER_TOKEN_KEYS").split(",") if key.strip()]
+if CREDLY_ENABLED or ACCREDIBLE_ENABLED:
+    INSTALLED_APPS.append("apps.badges.issuing")
+# How often the beat sweep re-queues badges whose issuing is due, and syncs every organization's templates.
+BADGE_ISSUING_SWEEP_SECONDS = env_int("BADGE_ISSUING_SWEEP_SECONDS", 60)
+BADGE_TEMPLATE_SYNC_SECONDS = env_int("BADGE_TEMPLATE_SYNC_SECONDS", 3600)
+if "apps.badges.issuing" in INSTALLED_APPS:
+    CELERY_BEAT_SCHEDULE["sync-due-external-badges"] = {
+        "task": "apps.badges.issuing.tasks.sync_due_external_badges_task",
+        "schedule": BADGE_ISSUING_SWEEP_SECONDS,
+    }
+    CELERY_BEAT_SCHEDULE["sync-issuer-templates"] = {
+        "task": "apps.badges.issuing.tasks.sync_issuer_templates_task",
+        "schedule": BADGE_TEMPLATE_SYNC_SECONDS,
+    }
 # The badge issuing services (apps/badges/credly, apps/badges/accredible); an organization's sandbox
 # flag picks the sandbox URL. Credly's base includes the API version; Accredible's is the host root,
 # because its API spreads over /v1/ and /v2/ paths. Tests point all four at local fake servers.

@@ -14,6 +14,10 @@ os.environ.setdefault(
     "DATABASE_URL", os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/credentials")
 )
 os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+# The optional badge issuing app is tested too, with a throwaway token key.
+os.environ.setdefault("CREDLY_ENABLED", "true")
+os.environ.setdefault("ACCREDIBLE_ENABLED", "true")
+os.environ.setdefault("BADGE_ISSUER_TOKEN_KEYS", "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTAxMjM0NTY=")
 
 from .base import *  # noqa: F403
 from .base import JWT_AUTH

@@ -1,0 +1,51 @@
+"""Celery tasks of badge issuing: ids in, one service call, the retry policy here (R11)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from celery import shared_task
+
+from . import services
+from .models import IssuerOrganization
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=8, acks_late=True)
+def sync_external_badge_task(self, badge_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Issue or revoke one badge on its service. A retryable failure is retried after the service's
+    backoff; once retries run out the beat sweep (`sync_due_external_badges_task`) keeps trying."""
+    outcome = services.sync_external_badge(badge_id=badge_id)
+    if outcome.retry_in is not None and self.request.retries < self.max_retries and not self.request.is_eager:
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task
+def sync_due_external_badges_task() -> int:
+    """The sweep: queue every badge that is due (a lost task, a worker that died, retries run out)."""
+    ids = services.list_due_badge_ids()
+    for badge_id in ids:
+        sync_external_badge_task.delay(badge_id)
+    return len(ids)
+
+
+@shared_task
+def sync_issuer_templates_task(organization_id: int | None = None) -> None:
+    """Sync one organization's templates, or every active one's (the beat schedule)."""
+    ids = (
+        [organization_id]
+        if organization_id is not None
+        else list(IssuerOrganization.objects.filter(is_active=True).values_list("pk", flat=True))
+    )
+    for pk in ids:
+        services.sync_templates(organization_id=pk)
+
+
+@shared_task(acks_late=True)
+def apply_issuer_webhook_task(organization_uuid: str, event_type: str, object_id: str) -> None:
+    result = services.apply_webhook(
+        organization_uuid=uuid.UUID(organization_uuid), event_type=event_type, object_id=object_id
+    )
+    log.info("Webhook %s %s for %s: %s", event_type, object_id, organization_uuid, result)
