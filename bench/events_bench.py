@@ -48,10 +48,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import io
 import os
-import pstats
-import re
 import signal
 import subprocess
 import sys
@@ -60,16 +57,25 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from _support import (
+    BASE_DIR,
+    DEFAULT_POSTGRES,
+    Snapshot,
+    chunks,
+    format_profile,
+    recreate_postgres_database,
+    service_environment,
+    shorten,
+    sql_group,
+)
+
 CERTIFICATES_TOPIC = "learning-certificate-lifecycle"
 PROGRAM_TOPIC = "learning-program-certificate-lifecycle"
-DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 # Issue 4: the reference implementation at the handler level, SQLite in memory, on this kind of machine.
 REFERENCE_EVENTS_PER_S = 392.0
@@ -108,87 +114,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="handler level: cProfile one more run")
     parser.add_argument("--no-target", action="store_true", help="exit 0 even when a target is missed")
     return parser.parse_args()
-
-
-# --- database and settings -------------------------------------------------------------------
-
-
-def recreate_postgres_database(server_url: str, name: str, *, template: str | None = None) -> str:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(server_url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if template is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        else:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-            )
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def drop_postgres_database(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(server_url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def service_environment(*, database_url: str, var_dir: Path, redis_url: str, prefix: str) -> dict[str, str]:
-    # Test settings (as the reference was measured), with DEBUG off: DEBUG on would keep every query.
-    return {
-        "DJANGO_SETTINGS_MODULE": "credentials_service.settings.test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "EVENT_BUS_TOPIC_PREFIX": prefix,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,  # core.E001 refuses the dev key with DEBUG off
-        "LOG_LEVEL": "WARNING",
-        "CREDENTIALS_VAR_DIR": str(var_dir),
-    }
-
-
-class Snapshot:
-    """The migrated, seeded database, restored before each run so every run starts from the same state."""
-
-    def __init__(self, *, postgres: str | None, db_name: str) -> None:
-        from django.db import connection
-
-        self.postgres, self.db_name = postgres, db_name
-        self.template_name = f"{db_name}_template"
-        if postgres is None:
-            import sqlite3
-
-            self.sqlite = sqlite3.connect(":memory:")
-            connection.ensure_connection()
-            connection.connection.backup(self.sqlite)
-        else:
-            connection.close()
-            recreate_postgres_database(postgres, self.template_name, template=db_name)
-
-    def restore(self) -> None:
-        from django.db import connection
-
-        if self.postgres is None:
-            # Django never closes an in-memory database (that would destroy it); a backup onto it
-            # replaces its whole content instead.
-            self.sqlite.backup(connection.connection)
-        else:
-            connection.close()
-            recreate_postgres_database(self.postgres, self.db_name, template=self.template_name)
-
-    def drop(self) -> None:
-        if self.postgres is None:
-            self.sqlite.close()
-        else:
-            from django.db import connection
-
-            connection.close()
-            drop_postgres_database(self.postgres, self.template_name)
 
 
 # --- the catalog and the events --------------------------------------------------------------
@@ -286,31 +211,6 @@ class RunResult:
             total.queries += p.queries
             total.groups.update(p.groups)
         return total
-
-
-_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
-
-
-def sql_group(sql: str) -> str:
-    """`SELECT core_user FOR UPDATE`, `INSERT eventbus_processedevent`, `SAVEPOINT`…"""
-    words = sql.split(None, 3)
-    verb = words[0].upper()
-    if verb in ("SAVEPOINT", "BEGIN", "COMMIT"):
-        return verb
-    if verb in ("RELEASE", "ROLLBACK") and "SAVEPOINT" in sql.upper()[:40]:
-        return f"{verb} SAVEPOINT"
-    match = _TABLE.search(sql)
-    group = f"{verb} {match.group(1) if match else '?'}"
-    if "FOR UPDATE" in sql.upper():
-        group += " FOR UPDATE"
-    if "ON CONFLICT" in sql.upper():
-        group += " ON CONFLICT"
-    return group
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def run_handler_passes(
@@ -534,30 +434,6 @@ def print_event_sql(counted_single: RunResult) -> None:
         print(f"\n  SQL of {title}: {len(statements)} statements")
         for n, sql in enumerate(statements, 1):
             print(f"    {n:2d}. {shorten(sql)}")
-
-
-def shorten(sql: str, width: int = 150) -> str:
-    sql = re.sub(r"\s+", " ", sql)
-    sql = re.sub(r"SELECT .*? FROM", "SELECT … FROM", sql, count=1) if sql.startswith("SELECT") else sql
-    return sql if len(sql) <= width else sql[: width - 1] + "…"
-
-
-def format_profile(profile: cProfile.Profile) -> str:
-    """Top 15 by cumulative time overall, top 25 within our own code (apps/), top 15 by own time."""
-    ours = str(BASE_DIR / "apps") + os.sep
-    out = io.StringIO()
-    out.write("  by cumulative time:\n")
-    pstats.Stats(profile, stream=out).strip_dirs().sort_stats("cumulative").print_stats(15)
-    out.write("  our code (apps/) by cumulative time:\n")
-    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(re.escape(ours), 25)
-    out.write("  by own time:\n")
-    pstats.Stats(profile, stream=out).strip_dirs().sort_stats("tottime").print_stats(15)
-    # pstats' banners (totals, "Ordered by", "List reduced") repeat themselves; keep the table rows.
-    banners = ("Ordered by", "List reduced")
-    lines = out.getvalue().replace(ours, "").splitlines()
-    return "\n".join(
-        line for line in lines if line.strip() and not line.strip().startswith(banners) and "function calls" not in line
-    )
 
 
 # --- end to end ------------------------------------------------------------------------------

@@ -34,8 +34,17 @@ def groups(requirements: Iterable[RequirementRef]) -> dict[str, list[int]]:
 def is_complete(requirements: Iterable[RequirementRef], fulfilled: Collection[int]) -> bool:
     """Whether every group has a fulfilled requirement. A template without requirements is never
     complete (activation refuses one, and one whose requirements were all deleted awards nothing)."""
-    grouped = groups(requirements)
-    return bool(grouped) and all(any(pk in fulfilled for pk in ids) for ids in grouped.values())
+    return is_satisfied(groups(requirements).values(), fulfilled)
+
+
+def is_satisfied(grouped: Iterable[Collection[int]], fulfilled: Collection[int]) -> bool:
+    """`is_complete` over groups computed once (`groups(...).values()`), for the processor's hot loop."""
+    seen = False
+    for ids in grouped:
+        seen = True
+        if not any(pk in fulfilled for pk in ids):
+            return False
+    return seen
 
 
 def unsatisfied_groups(requirements: Iterable[RequirementRef], fulfilled: Collection[int]) -> list[list[int]]:
