@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("apps.records.rest_api.v1.urls")),
     path("api/v1/", include("apps.badges.rest_api.v1.urls")),
     path("records/", include("apps.records.urls")),
+    path("credentials/verify/", include("apps.pdf_credentials.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.badges",
     "apps.records",
     "apps.eventbus",
+    "apps.pdf_credentials",
     "apps.demo",
 ]
 
@@ -193,6 +194,10 @@ if CREDLY_ENABLED or ACCREDIBLE_ENABLED:
 # How often the beat sweep re-queues badges whose issuing is due, and syncs every organization's templates.
 BADGE_ISSUING_SWEEP_SECONDS = env_int("BADGE_ISSUING_SWEEP_SECONDS", 60)
 BADGE_TEMPLATE_SYNC_SECONDS = env_int("BADGE_TEMPLATE_SYNC_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE["pdf-credentials-sweep"] = {
+    "task": "apps.pdf_credentials.tasks.requeue_stuck_generations_task",
+    "schedule": env_int("PDF_GENERATION_SWEEP_SECONDS", 300),
+}
 if "apps.badges.issuing" in INSTALLED_APPS:
     CELERY_BEAT_SCHEDULE["sync-due-external-badges"] = {
         "task": "apps.badges.issuing.tasks.sync_due_external_badges_task",
@@ -235,11 +240,57 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# PDF credentials are private files, served only through this service's permanent links: on the local
+# filesystem (VAR_DIR/pdf_credentials) by default, in S3 (or an S3-compatible store) with PDF_STORAGE=s3,
+# which then needs PDF_S3_BUCKET (check pdf_credentials.E002). Links redirect to URLs signed for
+# PDF_SIGNED_URL_SECONDS.
+PDF_STORAGE = env_str("PDF_STORAGE", "local")
+PDF_S3_BUCKET = env_str("PDF_S3_BUCKET")
+PDF_SIGNED_URL_SECONDS = env_int("PDF_SIGNED_URL_SECONDS", 300)
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL")
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY")
+if PDF_STORAGE == "s3":
+    STORAGES["pdf_credentials"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": PDF_S3_BUCKET,
+            "endpoint_url": AWS_S3_ENDPOINT_URL or None,
+            "region_name": AWS_S3_REGION_NAME,
+            "access_key": AWS_ACCESS_KEY_ID or None,
+            "secret_key": AWS_SECRET_ACCESS_KEY or None,
+            "signature_version": "s3v4",
+            "addressing_style": "path",
+            "querystring_auth": True,
+            "querystring_expire": PDF_SIGNED_URL_SECONDS,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["pdf_credentials"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "pdf_credentials"), "base_url": None},
+    }
+# How many learners one generation task renders; a large run is split into such chunks.
+PDF_GENERATION_CHUNK_SIZE = env_int("PDF_GENERATION_CHUNK_SIZE", 200)
+
+# --- Email ------------------------------------------------------------------------------------
+# The console by default (printed by the worker); SMTP in production.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "credentials@localhost")
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

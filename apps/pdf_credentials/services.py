@@ -1,0 +1,569 @@
+"""Writes: configurations and their celery-beat tasks, runs, and each learner's PDF from eligibility to
+an invalidated file. Rendering and storage I/O never run inside a transaction (R6): a generation claims
+its row, renders and stores the file, then records the outcome."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from opaque_keys import InvalidKeyError
+from opaque_keys.edx.keys import CourseKey
+
+from apps.catalog.api import CatalogNotFoundError, get_course_run, get_program
+from apps.core.api import User, lock_learners
+from apps.credentials.api import CredentialChange, apply_credential_changes
+
+from . import plugins
+from .exceptions import PdfCredentialsError, PdfCredentialsErrorCode, PdfCredentialsNotFoundError
+from .models import (
+    CredentialAsset,
+    CredentialConfiguration,
+    CredentialType,
+    GenerationRun,
+    PdfCredential,
+    PdfStatus,
+    RunStatus,
+)
+
+log = logging.getLogger(__name__)
+
+RUN_TASK = "apps.pdf_credentials.tasks.run_configuration_task"
+# A generation holds its row this long; one that crashed is taken again by the sweep afterwards.
+CLAIM_SECONDS = 300
+# Attempts before a PDF that keeps failing is left failed, with its error, for an operator.
+MAX_ATTEMPTS = 3
+
+
+def pdf_storage() -> Storage:
+    return storages["pdf_credentials"]
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def parse_schedule(schedule: str) -> tuple[str, str, str, str, str]:
+    """A crontab's five fields (minute hour day-of-month month day-of-week); raises PdfCredentialsError."""
+    fields = schedule.split()
+    if len(fields) != 5:
+        raise PdfCredentialsError(
+            f"{schedule!r} is not a crontab: write five fields, minute hour day-of-month month day-of-week "
+            "(e.g. '0 3 * * *').",
+            code=PdfCredentialsErrorCode.BAD_SCHEDULE,
+            field="schedule",
+        )
+    from django.core.exceptions import ValidationError
+    from django_celery_beat.validators import crontab_validator
+
+    try:
+        crontab_validator(schedule)
+    except ValidationError as error:
+        raise PdfCredentialsError(
+            f"{schedule!r} is not a valid crontab: {'; '.join(error.messages)}",
+            code=PdfCredentialsErrorCode.BAD_SCHEDULE,
+            field="schedule",
+        ) from None
+    return fields[0], fields[1], fields[2], fields[3], fields[4]
+
+
+def validate_type(*, processor: str, generator: str) -> None:
+    """Both dotted paths import as callables; raises PluginError naming the field."""
+    plugins.load(processor, kind="processor")
+    plugins.load(generator, kind="generator")
+
+
+def validate_configuration(
+    *, credential_type: CredentialType, course_run_key: str, program_uuid: Any, options: dict[str, Any], schedule: str
+) -> None:
+    """What a configuration must be to run: one scope that the catalog knows, a valid schedule, and
+    options (merged over the type's) that its processor and generator accept. Raises a domain error
+    naming the field."""
+    if bool(course_run_key) == (program_uuid is not None):
+        raise PdfCredentialsError(
+            "Name a course run or a program, not both.",
+            code=PdfCredentialsErrorCode.BAD_OPTIONS,
+            field="course_run_key",
+        )
+    try:
+        if course_run_key:
+            CourseKey.from_string(course_run_key)
+            get_course_run(key=course_run_key)
+        else:
+            get_program(program_uuid=program_uuid)
+    except InvalidKeyError:
+        raise PdfCredentialsError(
+            f"{course_run_key!r} is not a course run key.",
+            code=PdfCredentialsErrorCode.BAD_OPTIONS,
+            field="course_run_key",
+        ) from None
+    except CatalogNotFoundError as error:
+        raise PdfCredentialsError(
+            f"{error.message} Load it into the catalog first.",
+            code=PdfCredentialsErrorCode.NOT_FOUND,
+            field="course_run_key" if course_run_key else "program_uuid",
+        ) from None
+    parse_schedule(schedule)
+    merged = {**credential_type.options, **options}
+    plugins.validate(credential_type.processor, merged, kind="processor")
+    plugins.validate(credential_type.generator, merged, kind="generator")
+
+
+# --- the celery-beat task of each configuration -------------------------------------------------
+
+
+def task_name(configuration_id: int) -> str:
+    return f"pdf-credentials: configuration {configuration_id}"
+
+
+def sync_periodic_task(*, configuration_id: int) -> PeriodicTask:
+    """Create or update the configuration's PeriodicTask to match its schedule and enabled flag.
+    Idempotent; called by whatever saves a configuration (the admin), never by save()."""
+    with transaction.atomic():
+        configuration = CredentialConfiguration.objects.select_for_update().get(pk=configuration_id)
+        minute, hour, day_of_month, month, day_of_week = parse_schedule(configuration.schedule)
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month,
+            day_of_week=day_of_week,
+            timezone="UTC",
+        )
+        values = {
+            "task": RUN_TASK,
+            "crontab": crontab,
+            "interval": None,
+            "args": json.dumps([configuration.pk]),
+            "enabled": configuration.is_enabled,
+            "description": f"Generate the PDF credentials of {configuration}.",
+        }
+        task = configuration.periodic_task
+        if task is None:
+            task, _ = PeriodicTask.objects.update_or_create(name=task_name(configuration.pk), defaults=values)
+            configuration.periodic_task = task
+            configuration.save(update_fields=["periodic_task", "modified"])
+        else:
+            changed = [name for name, value in values.items() if getattr(task, name) != value]
+            if changed:
+                for name in changed:
+                    setattr(task, name, values[name])
+                task.save()
+    return task
+
+
+def delete_configuration(*, configuration_id: int) -> None:
+    """Delete a configuration that never issued anything, with its PeriodicTask. Raises
+    PdfCredentialsError when learners hold its PDFs (disable it instead)."""
+    with transaction.atomic():
+        configuration = CredentialConfiguration.objects.select_for_update().get(pk=configuration_id)
+        if configuration.credentials.exists():
+            raise PdfCredentialsError(
+                f"{configuration} has issued PDFs: disable it instead of deleting it.",
+                code=PdfCredentialsErrorCode.BAD_OPTIONS,
+            )
+        task = configuration.periodic_task
+        configuration.delete()
+        if task is not None:
+            task.delete()
+
+
+def stale_configurations() -> list[str]:
+    """Configurations whose PeriodicTask is missing or out of step with them (for the start-up check)."""
+    problems = []
+    for configuration in CredentialConfiguration.objects.select_related("periodic_task__crontab"):
+        task = configuration.periodic_task
+        if task is None:
+            problems.append(f"{configuration} (id {configuration.pk}) has no periodic task")
+            continue
+        crontab = task.crontab
+        schedule = (
+            " ".join([crontab.minute, crontab.hour, crontab.day_of_month, crontab.month_of_year, crontab.day_of_week])
+            if crontab
+            else ""
+        )
+        if schedule != " ".join(configuration.schedule.split()) or task.enabled != configuration.is_enabled:
+            problems.append(f"{configuration} (id {configuration.pk}) has a stale periodic task")
+    return problems
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run after eligibility: its id and the PDFs to generate, in chunks for the generation tasks."""
+
+    run_id: int
+    chunks: tuple[tuple[int, ...], ...]
+
+
+def start_run(*, configuration_id: int) -> RunPlan:
+    """Run a configuration: ask its processor who is eligible (our own database), give each new
+    eligible learner a pending PDF and their credential, take the PDF (and credential) away from
+    learners no longer eligible, and return the pending PDFs to generate, chunked. Re-running creates no
+    duplicates (one PDF per learner and configuration). Raises PluginError when the processor fails."""
+    configuration = CredentialConfiguration.objects.select_related("credential_type").get(pk=configuration_id)
+    run = GenerationRun.objects.create(configuration=configuration)
+    try:
+        processor = plugins.load(configuration.credential_type.processor, kind="processor")
+        eligible = processor(_configuration_data(configuration), configuration.merged_options())
+    except Exception as error:
+        GenerationRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+        )
+        raise
+    names = {learner.user_id: learner.name for learner in eligible}
+    today = timezone.now().date()
+    with transaction.atomic():
+        # Learners first, then their PDFs: the lock order of every credential change.
+        holders = set(PdfCredential.objects.filter(configuration=configuration).values_list("user_id", flat=True))
+        lock_learners(user_ids=set(names) | holders)
+        existing = {
+            row.user_id: row
+            for row in PdfCredential.objects.select_for_update()
+            .filter(configuration=configuration)
+            .only("pk", "user_id", "status")
+        }
+        new = [user_id for user_id in names if user_id not in existing]
+        PdfCredential.objects.bulk_create(
+            [
+                PdfCredential(
+                    user_id=user_id, configuration=configuration, learner_name=names[user_id][:255], issued_on=today
+                )
+                for user_id in new
+            ],
+            ignore_conflicts=True,
+        )
+        returning = [
+            row.pk for user_id, row in existing.items() if user_id in names and row.status == PdfStatus.INVALIDATED
+        ]
+        PdfCredential.objects.filter(pk__in=returning).update(
+            status=PdfStatus.PENDING, attempts=0, error="", invalidated_at=None, invalidation_reason="", issued_on=today
+        )
+        gone = [
+            row.pk for user_id, row in existing.items() if user_id not in names and row.status != PdfStatus.INVALIDATED
+        ]
+        invalidated = _invalidate(gone, reason="No longer eligible.")
+        apply_credential_changes(
+            changes=[
+                CredentialChange(
+                    user_id=user_id,
+                    configuration_model=CredentialConfiguration,
+                    configuration_id=configuration.pk,
+                    award=True,
+                )
+                for user_id in names
+            ]
+            + [
+                CredentialChange(
+                    user_id=user_id,
+                    configuration_model=CredentialConfiguration,
+                    configuration_id=configuration.pk,
+                    award=False,
+                )
+                for user_id, row in existing.items()
+                if row.pk in set(gone)
+            ]
+        )
+        pending = list(
+            PdfCredential.objects.filter(configuration=configuration, status__in=[PdfStatus.PENDING, PdfStatus.FAILED])
+            .filter(Q(status=PdfStatus.PENDING) | Q(attempts__lt=MAX_ATTEMPTS))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        GenerationRun.objects.filter(pk=run.pk).update(
+            eligible=len(names), to_generate=len(pending), invalidated=invalidated, modified=timezone.now()
+        )
+        if not pending:
+            GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.FINISHED, finished_at=timezone.now())
+    size = settings.PDF_GENERATION_CHUNK_SIZE
+    chunks = tuple(tuple(pending[i : i + size]) for i in range(0, len(pending), size))
+    log.info(
+        "Run %s of %s: %d eligible, %d to generate, %d invalidated",
+        run.pk,
+        configuration,
+        len(names),
+        len(pending),
+        invalidated,
+    )
+    return RunPlan(run_id=run.pk, chunks=chunks)
+
+
+def _configuration_data(configuration: CredentialConfiguration) -> plugins.ConfigurationData:
+    return plugins.ConfigurationData(
+        id=configuration.pk, course_run_key=configuration.course_run_key, program_uuid=configuration.program_uuid
+    )
+
+
+# --- generating one PDF -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationOutcome:
+    generated: bool = False
+    failed: bool = False
+    retry: bool = False  # a transient failure: the PDF stays pending and is tried again
+
+
+def generate_pdf(*, pdf_id: int, run_id: int | None = None) -> GenerationOutcome:
+    """Render and store one learner's PDF (a new file each time; the verification uuid stays), then
+    tell the learner after commit. A failure is recorded with its error: retried up to MAX_ATTEMPTS,
+    then failed for an operator. Safe to call concurrently and again: a PDF held by another worker or
+    already generated is left alone."""
+    now = timezone.now()
+    claimed = PdfCredential.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        pk=pdf_id,
+        status__in=[PdfStatus.PENDING, PdfStatus.GENERATING, PdfStatus.FAILED],
+    ).update(status=PdfStatus.GENERATING, claimed_until=now + datetime.timedelta(seconds=CLAIM_SECONDS))
+    if not claimed:
+        return GenerationOutcome()
+    pdf = PdfCredential.objects.select_related("configuration__credential_type", "user").get(pk=pdf_id)
+    old_file = pdf.file_name
+    try:
+        generator = plugins.load(pdf.configuration.credential_type.generator, kind="generator")
+        content = generator(_context(pdf), pdf.configuration.merged_options(), AssetStore())
+        name = pdf_storage().save(_file_name(pdf), ContentFile(content))
+    except Exception as error:  # noqa: BLE001 - a worker boundary: any generator failure is recorded, never lost
+        return _generation_failed(pdf, error, run_id=run_id)
+    with transaction.atomic():
+        PdfCredential.objects.filter(pk=pdf.pk).update(
+            status=PdfStatus.GENERATED,
+            file_name=name,
+            error="",
+            attempts=0,
+            claimed_until=None,
+            generated_at=timezone.now(),
+            modified=timezone.now(),
+        )
+        if run_id is not None:
+            _count(run_id, generated=1)
+        if old_file and old_file != name:
+            transaction.on_commit(lambda: pdf_storage().delete(old_file), robust=True)
+        if pdf.configuration.notify_learners and pdf.user.email:
+            transaction.on_commit(lambda: _notify(pdf.pk), robust=True)
+    return GenerationOutcome(generated=True)
+
+
+def _generation_failed(pdf: PdfCredential, error: Exception, *, run_id: int | None) -> GenerationOutcome:
+    attempts = pdf.attempts + 1
+    permanent = isinstance(error, plugins.PluginError) or attempts >= MAX_ATTEMPTS
+    message = f"{type(error).__name__}: {error}"
+    log.warning("PDF %s of %s failed (attempt %d): %s", pdf.pk, pdf.configuration, attempts, message)
+    with transaction.atomic():
+        PdfCredential.objects.filter(pk=pdf.pk).update(
+            status=PdfStatus.FAILED if permanent else PdfStatus.PENDING,
+            error=message[:5000],
+            attempts=attempts,
+            claimed_until=None,
+            modified=timezone.now(),
+        )
+        if run_id is not None and permanent:
+            _count(run_id, failed=1)
+    return GenerationOutcome(failed=permanent, retry=not permanent)
+
+
+def _count(run_id: int, *, generated: int = 0, failed: int = 0) -> None:
+    GenerationRun.objects.filter(pk=run_id).update(
+        generated=F("generated") + generated, failed=F("failed") + failed, modified=timezone.now()
+    )
+    GenerationRun.objects.filter(
+        pk=run_id, status=RunStatus.RUNNING, to_generate__lte=F("generated") + F("failed")
+    ).update(status=RunStatus.FINISHED, finished_at=timezone.now())
+
+
+def _file_name(pdf: PdfCredential) -> str:
+    # Unguessable and new for each generation: a re-issue never serves a cached old file.
+    return f"pdf_credentials/{pdf.configuration_id}/{pdf.verification_uuid}-{timezone.now():%Y%m%d%H%M%S%f}.pdf"
+
+
+def _context(pdf: PdfCredential) -> plugins.CredentialContext:
+    configuration = pdf.configuration
+    options = configuration.merged_options()
+    if configuration.course_run_key:
+        run = get_course_run(key=configuration.course_run_key)
+        title = run.title
+        issuer = CourseKey.from_string(run.key).org
+    else:
+        assert configuration.program_uuid is not None  # the scope constraint
+        program = get_program(program_uuid=configuration.program_uuid)
+        title = program.title
+        issuer = ", ".join(org.name for org in program.organizations)
+    signatories = tuple(
+        plugins.Signatory(
+            name=str(s.get("name", "")), title=str(s.get("title", "")), organization=str(s.get("organization", ""))
+        )
+        for s in options.get("signatories", [])
+        if isinstance(s, dict)
+    )
+    return plugins.CredentialContext(
+        learner_name=pdf.learner_name or pdf.user.full_name or pdf.user.username or "",
+        title=configuration.title or title,
+        issued_on=pdf.issued_on or timezone.now().date(),
+        issuer=str(options.get("issuer") or issuer),
+        verification_url=verification_url(pdf),
+        verification_uuid=pdf.verification_uuid,
+        signatories=signatories,
+    )
+
+
+def public_details(pdf: PdfCredential) -> plugins.CredentialContext:
+    """What the public pages show of a credential: the printed facts, never the learner's email."""
+    return _context(pdf)
+
+
+def verification_url(pdf: PdfCredential) -> str:
+    return settings.CREDENTIALS_PUBLIC_URL + reverse("pdf_credentials:verify", args=[pdf.verification_uuid])
+
+
+def download_url(pdf: PdfCredential) -> str:
+    return settings.CREDENTIALS_PUBLIC_URL + reverse("pdf_credentials:download", args=[pdf.verification_uuid])
+
+
+class AssetStore:
+    """Assets by slug for generators, read from their storage once per process."""
+
+    _cache: dict[tuple[str, str], bytes] = {}
+
+    def read(self, slug: str) -> bytes:
+        asset = CredentialAsset.objects.filter(slug=slug).only("file", "modified").first()
+        if asset is None:
+            raise plugins.PluginError(
+                f"No asset {slug!r}: upload it under PDF credentials > Assets.",
+                code=PdfCredentialsErrorCode.UNKNOWN_ASSET,
+                field="options",
+            )
+        key = (slug, asset.modified.isoformat())
+        if key not in self._cache:
+            with asset.file.open("rb") as handle:
+                self._cache[key] = handle.read()
+        return self._cache[key]
+
+
+def _notify(pdf_id: int) -> None:
+    pdf = PdfCredential.objects.select_related("configuration", "user").get(pk=pdf_id)
+    context = _context(pdf)
+    send_mail(
+        subject=f"Your credential for {context.title} is ready",
+        message=(
+            f"Hello {context.learner_name},\n\n"
+            f"Your credential for {context.title} is ready: {download_url(pdf)}\n"
+            f"Anyone can check it at {context.verification_url}\n"
+        ),
+        from_email=None,
+        recipient_list=[pdf.user.email],
+    )
+    PdfCredential.objects.filter(pk=pdf_id).update(notified_at=timezone.now())
+
+
+# --- operator actions ---------------------------------------------------------------------------
+
+
+def reissue(*, pdf_ids: Sequence[int]) -> list[int]:
+    """Generate these PDFs again (new files, the same verification uuids) — for a changed template or a
+    corrected name. Invalidated ones are not re-issued. Returns the ids queued."""
+    with transaction.atomic():
+        ids = list(
+            PdfCredential.objects.filter(pk__in=pdf_ids)
+            .exclude(status=PdfStatus.INVALIDATED)
+            .values_list("pk", flat=True)
+        )
+        PdfCredential.objects.filter(pk__in=ids).update(
+            status=PdfStatus.PENDING, attempts=0, error="", claimed_until=None, modified=timezone.now()
+        )
+    return ids
+
+
+def invalidate(*, pdf_ids: Sequence[int], reason: str) -> int:
+    """Revoke these PDFs: the link and the verification page say so, the file is deleted after commit,
+    and the learner's credential is revoked. Idempotent. Returns how many changed."""
+    with transaction.atomic():
+        rows = list(
+            PdfCredential.objects.filter(pk__in=pdf_ids)
+            .exclude(status=PdfStatus.INVALIDATED)
+            .values_list("pk", "user_id", "configuration_id")
+        )
+        lock_learners(user_ids={user_id for _, user_id, _ in rows})
+        count = _invalidate([pk for pk, _, _ in rows], reason=reason)
+        apply_credential_changes(
+            changes=[
+                CredentialChange(
+                    user_id=user_id,
+                    configuration_model=CredentialConfiguration,
+                    configuration_id=configuration_id,
+                    award=False,
+                )
+                for _, user_id, configuration_id in rows
+            ]
+        )
+    return count
+
+
+def _invalidate(ids: Iterable[int], *, reason: str) -> int:
+    ids = list(ids)
+    if not ids:
+        return 0
+    files = [name for name in PdfCredential.objects.filter(pk__in=ids).values_list("file_name", flat=True) if name]
+    count = PdfCredential.objects.filter(pk__in=ids).update(
+        status=PdfStatus.INVALIDATED,
+        invalidated_at=timezone.now(),
+        invalidation_reason=reason[:255],
+        file_name="",
+        claimed_until=None,
+        modified=timezone.now(),
+    )
+
+    def delete_files() -> None:
+        storage = pdf_storage()
+        for name in files:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files, robust=True)
+    return count
+
+
+def list_stuck_pdf_ids(*, limit: int = 1000) -> list[int]:
+    """PDFs to generate whose worker is gone (a claim past its time) or that wait for a retry: the sweep
+    queues them again, so a crashed generation never stays stuck."""
+    now = timezone.now()
+    return list(
+        PdfCredential.objects.filter(
+            Q(status=PdfStatus.GENERATING, claimed_until__lt=now)
+            | Q(
+                status=PdfStatus.PENDING,
+                claimed_until__isnull=True,
+                modified__lt=now - datetime.timedelta(seconds=CLAIM_SECONDS),
+            )
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def get_pdf_credential(*, verification_uuid: Any) -> PdfCredential:
+    """The PDF credential with this verification uuid; raises PdfCredentialsNotFoundError."""
+    pdf = (
+        PdfCredential.objects.select_related("configuration__credential_type", "user")
+        .filter(verification_uuid=verification_uuid)
+        .first()
+    )
+    if pdf is None:
+        raise PdfCredentialsNotFoundError("No such credential.", code=PdfCredentialsErrorCode.NOT_FOUND)
+    return pdf
+
+
+def learner_of(pdf: PdfCredential) -> User:
+    return pdf.user
