@@ -119,3 +119,12 @@ class UserCredentialData:
     # True only in what a change returns, and only when the status really changed (not awarded →
     # awarded, awarded → revoked): what the owner announces.
     status_changed: bool = False
+
+
+@dataclass(frozen=True)
+class LearnerNameData:
+    """A learner and the name to print for them: their full name, else their username; "" when the
+    service knows neither (a learner seen only by LMS user id, through a grade event)."""
+
+    user_id: int
+    name: str

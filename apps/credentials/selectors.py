@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
-from django.db.models import Model, QuerySet
+from django.db.models import CharField, F, Model, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf, Trim
 
 from apps.core.api import User, is_privileged
 
-from .data import CourseCertificateData, GradeData, ProgramCertificateStatusData, UserCredentialData
+from .data import (
+    CourseCertificateData,
+    GradeData,
+    LearnerNameData,
+    ProgramCertificateStatusData,
+    UserCredentialData,
+)
 from .exceptions import CredentialsErrorCode, CredentialsNotFoundError
 from .models import (
     CourseCertificate,
@@ -294,3 +303,60 @@ def list_user_credentials(
             "-created", "-pk"
         ).values_list("uuid", "user_id", "credential_id", "status", "awarded_at", "revoked_at")
     ]
+
+
+# --- who holds what, for processors that pick learners (PDF credentials) ---------------------------
+
+
+def _learner_name() -> Coalesce:
+    # Chosen in SQL so each list stays one query: the full name, else the username, else "".
+    return Coalesce(
+        NullIf(Trim("user__full_name"), Value("")),
+        NullIf(F("user__username"), Value("")),
+        Value(""),
+        output_field=CharField(),
+    )
+
+
+def _read_learner_names(rows: QuerySet[Any]) -> list[LearnerNameData]:
+    # Rows of one learner each (or duplicates of the same learner and name, which DISTINCT folds),
+    # in user id order.
+    named = rows.order_by("user_id").values_list("user_id", _learner_name()).distinct()
+    return [LearnerNameData(user_id=user_id, name=name) for user_id, name in named]
+
+
+def _awarded(configuration_model: type[Model], configuration_ids: QuerySet[Any]) -> QuerySet[UserCredential]:
+    # The content type is matched by name in the same query rather than by a cached id, so the count
+    # stays one even on a cold ContentType cache.
+    return UserCredential.objects.filter(
+        credential_content_type__app_label=configuration_model._meta.app_label,
+        credential_content_type__model=configuration_model._meta.model_name,
+        credential_id__in=configuration_ids,
+        status=CredentialStatus.AWARDED,
+    )
+
+
+def list_passing_learners(*, course_run_key: str, threshold: Decimal | None = None) -> list[LearnerNameData]:
+    """Learners whose grade in the course run is passing and, with a threshold, at least that percent
+    (0..1); by user id, each once. A failing grade never counts; an unknown run gives []. One query."""
+    grades = UserGrade.objects.filter(course_run__key=course_run_key, passed=True)
+    if threshold is not None:
+        grades = grades.filter(percent_grade__gte=threshold)
+    return _read_learner_names(grades)
+
+
+def list_course_certificate_holders(*, course_run_key: str, mode: str | None = None) -> list[LearnerNameData]:
+    """Learners holding an awarded course certificate of the run, in `mode` or in any mode; by user id,
+    each once whatever their number of modes. Revoked ones never count; an unknown run gives []. One
+    query."""
+    certificates = CourseCertificate.objects.filter(course_run__key=course_run_key)
+    if mode is not None:
+        certificates = certificates.filter(certificate_type=mode)
+    return _read_learner_names(_awarded(CourseCertificate, certificates.values("pk")))
+
+
+def list_program_certificate_holders(*, program_uuid: uuid.UUID) -> list[LearnerNameData]:
+    """Learners holding an awarded certificate of the program; by user id, each once. Revoked ones never
+    count; an unknown program gives []. One query."""
+    certificates = ProgramCertificate.objects.filter(program__uuid=program_uuid).values("pk")
+    return _read_learner_names(_awarded(ProgramCertificate, certificates))
