@@ -318,7 +318,7 @@ class GenerationOutcome:
     retry: bool = False  # a transient failure: the PDF stays pending and is tried again
 
 
-def generate_pdf(*, pdf_id: int, run_id: int | None = None) -> GenerationOutcome:
+def generate_pdf(*, pdf_id: int, run_id: int | None = None, assets: AssetStore | None = None) -> GenerationOutcome:
     """Render and store one learner's PDF (a new file each time; the verification uuid stays), then
     tell the learner after commit. A failure is recorded with its error: retried up to MAX_ATTEMPTS,
     then failed for an operator. Safe to call concurrently and again: a PDF held by another worker or
@@ -335,7 +335,7 @@ def generate_pdf(*, pdf_id: int, run_id: int | None = None) -> GenerationOutcome
     old_file = pdf.file_name
     try:
         generator = plugins.load(pdf.configuration.credential_type.generator, kind="generator")
-        content = generator(_context(pdf), pdf.configuration.merged_options(), AssetStore())
+        content = generator(_context(pdf), pdf.configuration.merged_options(), assets or AssetStore())
         name = pdf_storage().save(_file_name(pdf), ContentFile(content))
     except Exception as error:  # noqa: BLE001 - a worker boundary: any generator failure is recorded, never lost
         return _generation_failed(pdf, error, run_id=run_id)
@@ -434,23 +434,24 @@ def download_url(pdf: PdfCredential) -> str:
 
 
 class AssetStore:
-    """Assets by slug for generators, read from their storage once per process."""
+    """Assets by slug for generators. One store serves a chunk of PDFs: each asset is read from the
+    database and its storage once per store, so a run costs no queries per PDF for its assets."""
 
-    _cache: dict[tuple[str, str], bytes] = {}
+    def __init__(self) -> None:
+        self._cache: dict[str, bytes] = {}
 
     def read(self, slug: str) -> bytes:
-        asset = CredentialAsset.objects.filter(slug=slug).only("file", "modified").first()
-        if asset is None:
-            raise plugins.PluginError(
-                f"No asset {slug!r}: upload it under PDF credentials > Assets.",
-                code=PdfCredentialsErrorCode.UNKNOWN_ASSET,
-                field="options",
-            )
-        key = (slug, asset.modified.isoformat())
-        if key not in self._cache:
+        if slug not in self._cache:
+            asset = CredentialAsset.objects.filter(slug=slug).only("file").first()
+            if asset is None:
+                raise plugins.PluginError(
+                    f"No asset {slug!r}: upload it under PDF credentials > Assets.",
+                    code=PdfCredentialsErrorCode.UNKNOWN_ASSET,
+                    field="options",
+                )
             with asset.file.open("rb") as handle:
-                self._cache[key] = handle.read()
-        return self._cache[key]
+                self._cache[slug] = handle.read()
+        return self._cache[slug]
 
 
 def _notify(pdf_id: int) -> None:
