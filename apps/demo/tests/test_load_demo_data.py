@@ -154,3 +154,29 @@ def test_production_settings_turn_demo_data_off() -> None:
     production = importlib.import_module("credentials_service.settings.production")
     # then
     assert production.ALLOW_DEMO_DATA is False
+
+
+def test_the_demo_generates_pdf_certificates_with_working_public_pages(
+    settings: object, tmp_path: object, client: object
+) -> None:
+    # given: the PDFs go to a temporary directory
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        **settings.STORAGES,  # type: ignore[attr-defined]
+        "pdf_credentials": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "base_url": None},
+        },
+    }
+    # when
+    output = _run("--admin-password", "pw")
+    again = _run("--admin-password", "pw")
+    # then: the learners who passed the first course run have a PDF each, generated once
+    urls = re.findall(r"(http://\S+/credentials/verify/[0-9a-f-]+/)", output)
+    assert urls, output
+    assert "0 generated now." in again
+    path = urls[0].split("://", 1)[1].split("/", 1)[1]
+    page = client.get(f"/{path}")  # type: ignore[attr-defined]
+    assert page.status_code == 200 and "Valid" in page.content.decode()
+    download = client.get(f"/{path}pdf/")  # type: ignore[attr-defined]
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content).startswith(b"%PDF")

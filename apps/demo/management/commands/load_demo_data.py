@@ -24,6 +24,7 @@ from apps.catalog.data import CourseRunData, LoadSummary, ProgramData
 from apps.core import api as core_api
 from apps.credentials import api as credentials_api
 from apps.eventbus.api import relaying_inline
+from apps.pdf_credentials import api as pdf_api
 
 MODE = "verified"
 ADMIN_USERNAME = "admin"
@@ -84,7 +85,23 @@ class Command(BaseCommand):
             run_count = self._configure_certificates(programs)
             stories = self._award(data_science=programs[0], circuits=programs[1])
             self._ensure_admin(password)
+        pdfs = self._pdf_credentials(programs[0])
         self._report(summary, programs, run_count, stories, password, options["base_url"])
+        self.stdout.write(f"PDF credentials ({programs[0].courses[0].runs[0].key}): {pdfs.generated} generated now.")
+        for url in pdfs.verification_urls:
+            self.stdout.write(f"  {url}")
+
+    def _pdf_credentials(self, program: ProgramData) -> pdf_api.RunData:
+        # A PDF certificate for the learners who passed the program's first course run, generated here
+        # (no worker runs yet); its beat task regenerates nightly. The demo learners have no real inbox.
+        configuration_id = pdf_api.configure_pdf_credential(
+            type_name="Course certificate (PDF, demo)",
+            processor="apps.pdf_credentials.processors.passing_grade",
+            generator="apps.pdf_credentials.generators.plain_generator",
+            course_run_key=program.courses[0].runs[0].key,
+            notify_learners=False,
+        )
+        return pdf_api.run_configuration_inline(configuration_id=configuration_id)
 
     def _load_catalog(self) -> LoadSummary:
         path = example_catalog_path()
