@@ -103,10 +103,25 @@ class ExternalTemplateAdmin(admin.ModelAdmin[ExternalTemplate]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: ExternalTemplate | None = None) -> bool:
+        # Made and archived by the template sync; without its link a template's badges cannot be synced.
+        return False
+
 
 @admin.register(ExternalBadge)
 class ExternalBadgeAdmin(admin.ModelAdmin[ExternalBadge]):
-    list_display = ("user", "template", "organization", "wanted", "state", "external_id", "attempts", "modified")
+    list_display = (
+        "user",
+        "template",
+        "organization",
+        "wanted",
+        "state",
+        "error",
+        "external_id",
+        "attempts",
+        "next_attempt_at",
+        "modified",
+    )
     list_filter = ("state", "wanted", "organization")
     search_fields = ("user__username", "user__email", "external_id", "credential_uuid", "template__name")
     readonly_fields = [field.name for field in ExternalBadge._meta.fields]

@@ -151,8 +151,9 @@ def record_badge_change(
     *, credential_uuid: uuid.UUID, template_uuid: uuid.UUID, lms_user_id: int, awarded: bool, at: datetime.datetime
 ) -> ExternalBadge | None:
     """Our badge of an issuing service's template was awarded or revoked (BADGE_AWARDED/_REVOKED):
-    record what the service must now show, and sync it after commit. A native template's badge, or one
-    of an inactive organization, needs nothing (None). Re-awarding a revoked badge issues a new one.
+    record what the service must now show, and sync it after commit. A native template's badge needs
+    nothing (None); one of an inactive organization is recorded and waits until it is active again.
+    Re-awarding a revoked badge issues a new one.
     Idempotent. Raises BadgeTemplate.DoesNotExist / User.DoesNotExist for names we do not know."""
     link = (
         ExternalTemplate.objects.select_related("template", "organization").filter(template__uuid=template_uuid).first()
@@ -289,16 +290,18 @@ def _claimed(badge_id: int) -> Iterator[ExternalBadge | None]:
     """Hold the badge for one worker while it talks to the service (a conditional update, so two
     workers never issue one badge twice); release it afterwards, whatever happened."""
     now = timezone.now()
+    until = now + datetime.timedelta(seconds=CLAIM_SECONDS)
     claimed = ExternalBadge.objects.filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=badge_id
-    ).update(claimed_until=now + datetime.timedelta(seconds=CLAIM_SECONDS))
+    ).update(claimed_until=until)
     if not claimed:
         yield None
         return
     try:
         yield ExternalBadge.objects.select_related("organization", "template__external", "user").get(pk=badge_id)
     finally:
-        ExternalBadge.objects.filter(pk=badge_id).update(claimed_until=None)
+        # Our claim only: _succeeded may have released it already and another worker claimed it since.
+        ExternalBadge.objects.filter(pk=badge_id, claimed_until=until).update(claimed_until=None)
 
 
 def _succeeded(badge: ExternalBadge, issued: IssuedBadge | None) -> SyncOutcome:
@@ -310,8 +313,17 @@ def _succeeded(badge: ExternalBadge, issued: IssuedBadge | None) -> SyncOutcome:
         else:
             current.state = ExternalState(issued.state)
             current.external_id = issued.id
+        if current.wanted == Wanted.ISSUED and current.state == ExternalState.REVOKED:
+            # Awarded again while we were revoking it: a new badge on the service, as record_badge_change
+            # would have queued had the revocation been done before.
+            current.state, current.external_id = ExternalState.QUEUED, ""
         current.attempts, current.error, current.next_attempt_at = 0, "", None
-        current.save(update_fields=["state", "external_id", "attempts", "error", "next_attempt_at", "modified"])
+        if current.claimed_until == badge.claimed_until:
+            # The claim ends with the answer recorded, so that the sync queued below can take it.
+            current.claimed_until = None
+        current.save(
+            update_fields=["state", "external_id", "attempts", "error", "next_attempt_at", "claimed_until", "modified"]
+        )
         again = current.version != badge.version and needs_sync(current)
         if again:
             transaction.on_commit(lambda: _enqueue_sync(current.pk), robust=True)

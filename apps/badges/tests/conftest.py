@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from apps.badges.tests.issuer_servers import FakeAccredibleServer, FakeCredlyServer, running
+from apps.eventbus.consumer import process_messages
+from apps.eventbus.data import BatchResult, IncomingMessage
+from apps.eventbus.models import OutboxEvent
 
 
 @pytest.fixture
@@ -30,3 +33,22 @@ def accredible_server(settings: Any) -> Iterator[FakeAccredibleServer]:
         settings.ACCREDIBLE_API_BASE_URL = f"{server.url}/"
         settings.ACCREDIBLE_SANDBOX_API_BASE_URL = f"{server.url}/sandbox/"
         yield server
+
+
+@pytest.fixture
+def consume_outbox() -> Callable[[], BatchResult]:
+    """`consume_outbox()`: deliver every event in the outbox, in order, to this service's own consumer,
+    as the relay and a consumer of the topic would (decoding, registered handlers, the duplicate
+    check): what a consumer of our own BADGE_AWARDED/REVOKED sees. Delivering again is a replay."""
+
+    def consume() -> BatchResult:
+        return process_messages(
+            [
+                IncomingMessage(
+                    topic=row.topic, message_id=f"{row.pk}-0", headers=row.metadata, payload=bytes(row.payload)
+                )
+                for row in OutboxEvent.objects.order_by("pk")
+            ]
+        )
+
+    return consume
