@@ -38,6 +38,7 @@ from apps.badges.issuers.base import (
     IssuerCredentials,
     IssuerError,
     IssuerErrorCode,
+    IssuerEvent,
     error_for_status,
     parse_retry_after,
     pick_badge,
@@ -125,7 +126,12 @@ class AccredibleClient:
         return _template(_member(body, "group"))
 
     def issue_badge(self, request: BadgeRequest) -> ExternalBadge:
-        name = f"{request.first_name} {request.last_name}".strip() or request.recipient_email
+        # Accredible takes one name. A one-word name comes as both first and last (Credly needs a last
+        # name; issuing.services.split_name), and is sent once here.
+        words = (
+            [request.first_name] if request.first_name == request.last_name else [request.first_name, request.last_name]
+        )
+        name = " ".join(words).strip() or request.recipient_email
         payload = {
             "credential": {
                 "group_id": _group_id(request.template_id),
@@ -193,6 +199,12 @@ class AccredibleClient:
         }
         body = self._call("PUT", f"v1/credentials/{quote(badge_id, safe='')}", json=payload)
         return _badge(_member(body, "credential"))
+
+    def get_event(self, event_id: str) -> IssuerEvent:
+        # Accredible's webhooks are not followed here: nothing sends us an Accredible event id.
+        raise IssuerError(
+            f"Accredible events are not supported; event {event_id} was not looked up", IssuerErrorCode.UNSUPPORTED
+        )
 
     # --- HTTP ---------------------------------------------------------------------------------
 

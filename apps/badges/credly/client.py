@@ -12,7 +12,11 @@ What this relies on, from Credly's developer docs (https://www.credly.com/docs/w
   by default a template refuses a duplicate (same template, same recipient email) with a 422;
 - PUT organizations/{org}/badges/{id}/revoke with reason and suppress_revoke_notification_email;
 - errors as {"data": {"message": ...}}; badge states pending, accepted, rejected, revoked; template
-  states active, archived, draft.
+  states active, archived, draft;
+- webhooks (https://www.credly.com/docs/webhooks) POST {id, organization_id, event_type, occurred_at},
+  where `id` is the EVENT's id; GET organizations/{org}/events/{id} answers {"data": event}, the event
+  holding the affected object: `badge` for badge.* events, `badge_template` for badge_template.* ones
+  (as openedx/credentials' CredlyAPIClient.fetch_event_information and CredlyWebhook read it).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from apps.badges.issuers.base import (
     IssuerCredentials,
     IssuerError,
     IssuerErrorCode,
+    IssuerEvent,
     error_for_status,
     parse_retry_after,
     pick_badge,
@@ -151,6 +156,13 @@ class CredlyClient:
         if isinstance(data, dict) and data.get("id"):
             return _badge(data)
         return self.get_badge(badge_id)
+
+    def get_event(self, event_id: str) -> IssuerEvent:
+        body = self._call("GET", f"{self._org_path}events/{quote(event_id, safe='')}")
+        event = _event(_data_object(body))
+        if event.id.casefold() != event_id.casefold():
+            raise self._unexpected(f"Credly answered event {event_id} with another event, {event.id}")
+        return event
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -305,6 +317,21 @@ def _badge(raw: Mapping[str, Any]) -> ExternalBadge:
         state=state,
         issued_at=_parse_datetime(raw.get("issued_at")),
     )
+
+
+def _event(raw: Mapping[str, Any]) -> IssuerEvent:
+    """A Credly event: a badge.* event must hold its badge, a badge_template.* one its template; other
+    types (pending_badge_notification.sent …) are read with whatever object they hold."""
+    event_id = _required_str(raw, "id", "event")
+    event_type = _required_str(raw, "event_type", "event")
+    badge, template = raw.get("badge"), raw.get("badge_template")
+    badge_id = _required_str(badge, "id", "event's badge") if isinstance(badge, dict) else None
+    template_id = _required_str(template, "id", "event's badge template") if isinstance(template, dict) else None
+    if event_type.startswith("badge_template.") and template_id is None:
+        raise IssuerError(f"Credly's {event_type} event {event_id} holds no badge template", IssuerErrorCode.UNEXPECTED)
+    if event_type.startswith("badge.") and badge_id is None:
+        raise IssuerError(f"Credly's {event_type} event {event_id} holds no badge", IssuerErrorCode.UNEXPECTED)
+    return IssuerEvent(id=event_id, event_type=event_type, badge_id=badge_id, template_id=template_id)
 
 
 def _parse_datetime(value: Any) -> datetime | None:

@@ -17,6 +17,7 @@ from apps.badges.issuers.base import (
     IssuerCredentials,
     IssuerError,
     IssuerErrorCode,
+    IssuerEvent,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "IssuerCredentials",
     "IssuerError",
     "IssuerErrorCode",
+    "IssuerEvent",
     "get_issuer",
 ]
 

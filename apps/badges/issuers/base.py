@@ -77,6 +77,17 @@ class ExternalBadge:
         return self.state in LIVE_BADGE_STATES
 
 
+@dataclass(frozen=True)
+class IssuerEvent:
+    """Something that happened on the service, as the service itself records it (a Credly webhook names
+    only the event's id). `badge_id` is set for badge events, `template_id` for template events."""
+
+    id: str
+    event_type: str  # the service's own type, e.g. Credly's "badge.state.changed"
+    badge_id: str | None
+    template_id: str | None
+
+
 class IssuerErrorCode(enum.StrEnum):
     UNAUTHORIZED = "unauthorized"  # the token is refused (401/403)
     NOT_FOUND = "not_found"  # the template, badge or organization does not exist (404)
@@ -85,6 +96,7 @@ class IssuerErrorCode(enum.StrEnum):
     UNAVAILABLE = "unavailable"  # 5xx, connection refused or closed without an answer
     TIMEOUT = "timeout"  # no answer within BADGE_ISSUER_HTTP_TIMEOUT
     UNEXPECTED = "unexpected"  # an answer this client cannot read
+    UNSUPPORTED = "unsupported"  # this service (or this client) does not offer the operation
 
 
 _RETRYABLE_CODES = frozenset({IssuerErrorCode.RATE_LIMITED, IssuerErrorCode.UNAVAILABLE, IssuerErrorCode.TIMEOUT})
@@ -203,6 +215,11 @@ class Issuer(Protocol):
 
     def revoke_badge(self, badge_id: str, *, reason: str, notify: bool) -> ExternalBadge:
         """Revoke a badge with a reason. Idempotent: revoking a revoked badge returns it."""
+
+    def get_event(self, event_id: str) -> IssuerEvent:
+        """One event of the organization, as the service recorded it (what a webhook names);
+        IssuerError(not_found) if the organization has no such event, (unsupported) if the service's
+        webhooks are not followed here."""
 
     def close(self) -> None:
         """Release the client's HTTP connections."""

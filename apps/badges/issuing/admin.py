@@ -1,5 +1,6 @@
 """Issuing services in the admin. An organization's API token is write-only: typed in, checked with the
-service before it is saved, stored encrypted, never shown again."""
+service before it is saved, stored encrypted, never shown again. Of a badge on a service, only the
+recipient's names (sent instead of those split from the learner's full name) are edited by hand."""
 
 from __future__ import annotations
 
@@ -108,6 +109,9 @@ class ExternalTemplateAdmin(admin.ModelAdmin[ExternalTemplate]):
         return False
 
 
+_BADGE_NAME_FIELDS = ("recipient_first_name", "recipient_last_name")
+
+
 @admin.register(ExternalBadge)
 class ExternalBadgeAdmin(admin.ModelAdmin[ExternalBadge]):
     list_display = (
@@ -124,11 +128,21 @@ class ExternalBadgeAdmin(admin.ModelAdmin[ExternalBadge]):
     )
     list_filter = ("state", "wanted", "organization")
     search_fields = ("user__username", "user__email", "external_id", "credential_uuid", "template__name")
-    readonly_fields = [field.name for field in ExternalBadge._meta.fields]
+    # Only the names sent to the service are an operator's to change; the rest is the sync's.
+    readonly_fields = [field.name for field in ExternalBadge._meta.fields if field.name not in _BADGE_NAME_FIELDS]
     actions = ("retry",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: ExternalBadge, form: Any, change: bool) -> None:
+        # Not obj.save(): that would write back every field as the form read it, over what a worker
+        # recorded meanwhile.
+        services.set_recipient_name(
+            badge_id=obj.pk,
+            first_name=form.cleaned_data["recipient_first_name"],
+            last_name=form.cleaned_data["recipient_last_name"],
+        )
 
     @admin.action(description="Retry badges in error")
     def retry(self, request: HttpRequest, queryset: QuerySet[ExternalBadge]) -> None:

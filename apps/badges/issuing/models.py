@@ -93,6 +93,16 @@ class ExternalBadge(TimeStampedModel):
     external_id = models.CharField(max_length=255, blank=True, help_text="The badge's id on the issuing service.")
     issued_at = models.DateTimeField(help_text="When we awarded it (sent as the issue date, UTC).")
     revoke_reason = models.CharField(max_length=500, blank=True)
+    recipient_first_name = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Sent instead of the first name split from the learner's full name when the badge is issued.",
+    )
+    recipient_last_name = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Sent instead of the last name split from the learner's full name when the badge is issued.",
+    )
     error = models.TextField(blank=True, help_text="The service's last refusal or failure.")
     attempts = models.PositiveIntegerField(default=0, help_text="Calls that failed since the last success.")
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the sweep tries again.")

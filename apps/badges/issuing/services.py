@@ -259,8 +259,8 @@ def _issue(issuer: Issuer, badge: ExternalBadge) -> IssuedBadge | None:
         BadgeRequest(
             template_id=template_id,
             recipient_email=user.email,
-            first_name=first,
-            last_name=last,
+            first_name=badge.recipient_first_name or first,
+            last_name=badge.recipient_last_name or last,
             issued_at=badge.issued_at,
             notify=badge.organization.notify_learners,
         )
@@ -280,9 +280,26 @@ def _revoke(issuer: Issuer, badge: ExternalBadge) -> IssuedBadge | None:
 def split_name(full_name: str) -> tuple[str, str]:
     """First and last name for the service, from one full name: the last word is the last name."""
     words = full_name.split()
-    if len(words) < 2:
-        return (words[0] if words else "", "")
+    if not words:
+        return "", ""
+    if len(words) == 1:
+        # Credly requires issued_to_last_name and refuses the badge (422) without one; a learner known
+        # by one name (or only by a username) is given it as both. ExternalBadge's recipient name
+        # fields let an operator send something else.
+        return words[0], words[0]
     return " ".join(words[:-1]), words[-1]
+
+
+def set_recipient_name(*, badge_id: int, first_name: str, last_name: str) -> ExternalBadge:
+    """An operator's names for the learner on the service, sent instead of those split from the
+    learner's full name when the badge is next issued (blank: the split one). A badge already on the
+    service keeps the name it was issued with. Only these fields are written: a worker may be
+    recording the service's answer for this badge at the same time."""
+    with transaction.atomic():
+        ExternalBadge.objects.filter(pk=badge_id).update(
+            recipient_first_name=first_name.strip(), recipient_last_name=last_name.strip(), modified=timezone.now()
+        )
+        return ExternalBadge.objects.get(pk=badge_id)
 
 
 @contextmanager
@@ -400,20 +417,32 @@ def list_due_badge_ids(*, limit: int = 1000) -> list[int]:
 
 
 def apply_webhook(*, organization_uuid: uuid.UUID, event_type: str, object_id: str) -> str:
-    """A service's webhook named a badge or template: trust nothing but the id, fetch it from the
-    service with the organization's token, and apply what the service says. Unknown organizations,
-    unknown ids and replays change nothing. Returns what was done, for the log."""
+    """A service's webhook named an event (`object_id` is the event's id; `event_type` is what the
+    unsigned body claims, only logged): fetch the event from the service with the organization's token
+    and trust only that. A badge event: fetch the badge now and apply its state; a template event:
+    sync the organization's templates. Unknown organizations, events the organization does not have,
+    badges we did not issue and replays change nothing. Returns what was done, for the log."""
     organization = IssuerOrganization.objects.filter(uuid=organization_uuid, is_active=True).first()
     if organization is None:
         return "unknown organization"
     with closing(get_issuer(issuer_credentials(organization))) as issuer:
-        if event_type.startswith("badge_template"):
+        try:
+            event = issuer.get_event(object_id)
+        except IssuerError as error:
+            if error.code in (IssuerErrorCode.NOT_FOUND, IssuerErrorCode.UNSUPPORTED):
+                return f"event not followed: {error.code.value}"
+            raise
+        if event.event_type != event_type:
+            log.info("Webhook claimed %s for event %s; the service says %s", event_type, event.id, event.event_type)
+        if event.event_type.startswith("badge_template.") and event.template_id is not None:
             sync_templates(organization_id=organization.pk)
             return "templates synced"
-        badge = ExternalBadge.objects.filter(organization=organization, external_id=object_id).first()
+        if not (event.event_type.startswith("badge.") and event.badge_id is not None):
+            return f"{event.event_type} ignored"
+        badge = ExternalBadge.objects.filter(organization=organization, external_id=event.badge_id).first()
         if badge is None:
             return "unknown badge"
-        issued = issuer.get_badge(object_id)
+        issued = issuer.get_badge(event.badge_id)
     with transaction.atomic():
         current = ExternalBadge.objects.select_for_update().get(pk=badge.pk)
         if current.external_id != issued.id or current.state == ExternalState(issued.state):

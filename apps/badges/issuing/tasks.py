@@ -53,7 +53,8 @@ def sync_issuer_templates_task(organization_id: int | None = None) -> None:
 def apply_issuer_webhook_task(  # type: ignore[no-untyped-def]
     self, organization_uuid: str, event_type: str, object_id: str
 ) -> None:
-    """Apply a webhook. The view answered the service at once, so the service will not send it again:
+    """Apply a webhook (`object_id` is the event's id; `event_type` is only the body's claim). The view
+    answered the service at once, so the service will not send it again:
     a failure retrying can fix (5xx, timeout, 429) is retried here, after the service's Retry-After
     or an exponential backoff."""
     try:

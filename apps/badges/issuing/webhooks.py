@@ -1,6 +1,8 @@
 """The issuing services' webhooks. Credly signs nothing, so nothing in the body is trusted: the view
-only queues the object's id, and the task fetches the object from the service with the organization's
-own token (services.apply_webhook). It answers at once; the service retries for days otherwise."""
+only queues the id it names (Credly's body {id, organization_id, event_type, occurred_at} names an
+event), and the task fetches that event, then the badge or templates it is about, from the service with
+the organization's own token (services.apply_webhook). It answers at once; the service retries for days
+otherwise."""
 
 from __future__ import annotations
 

@@ -7,7 +7,10 @@ as a sandbox call.
 
 State: organizations (Credly) or the issuer (Accredible) with a rotatable token, templates/groups
 (add, change, archive, remove; paged), issued badges/credentials (a duplicate is refused as the
-service refuses it) and revocations.
+service refuses it) and revocations. Credly also records an event (what its webhooks name) for each
+badge issued, state change and revocation, and each template added, changed, archived or removed,
+with the object as it was then: `server.events` in order, `server.last_event_id`, served at
+GET organizations/{org}/events/{id} (404 for another organization's event).
 
 Faults, each for the next requests that match an optional `method` and `path_contains`, in order:
 - `fail_next(n, status=500, retry_after=None, body=None)`: answer with an error status;
@@ -432,12 +435,26 @@ class CredlyBadge:
 
 
 @dataclass
+class CredlyEvent:
+    """An event as Credly records it: its type, when, and the affected object as it was then, under
+    `badge` or `badge_template`."""
+
+    id: str
+    organization_id: str
+    event_type: str  # badge.created, badge.state.changed, badge_template.created/changed/deleted
+    occurred_at: datetime
+    object_key: str  # "badge" or "badge_template"
+    object_json: dict[str, Any]
+
+
+@dataclass
 class CredlyOrganization:
     id: str
     token: str
     name: str = "Test organization"
     templates: dict[str, CredlyTemplate] = field(default_factory=dict)
     badges: dict[str, CredlyBadge] = field(default_factory=dict)
+    events: dict[str, CredlyEvent] = field(default_factory=dict)
 
 
 class FakeCredlyServer(FakeIssuerServer):
@@ -450,6 +467,7 @@ class FakeCredlyServer(FakeIssuerServer):
         self.organizations: dict[str, CredlyOrganization] = {}
         # Makes metadata.next_page_url point elsewhere (to test that the client refuses to follow it).
         self.next_page_base: str | None = None
+        self.events: list[CredlyEvent] = []  # every organization's, in order
         self._sequence = 0
 
     # --- state the tests set up -------------------------------------------------------------------
@@ -473,14 +491,19 @@ class FakeCredlyServer(FakeIssuerServer):
     def add_template(self, organization_id: str, name: str = "Template", **fields: Any) -> CredlyTemplate:
         with self._lock:
             template = CredlyTemplate(id=fields.pop("id", None) or str(uuid.uuid4()), name=name, **fields)
-            self.organizations[organization_id].templates[template.id] = template
+            org = self.organizations[organization_id]
+            org.templates[template.id] = template
+            self._record_event(org, "badge_template.created", "badge_template", self._template_json(template))
             return template
 
     def update_template(self, organization_id: str, template_id: str, **changes: Any) -> CredlyTemplate:
+        """Change a template (archiving is a change of state, as Credly's badge_template.changed says)."""
         with self._lock:
-            template = self.organizations[organization_id].templates[template_id]
+            org = self.organizations[organization_id]
+            template = org.templates[template_id]
             for name, value in changes.items():
                 setattr(template, name, value)
+            self._record_event(org, "badge_template.changed", "badge_template", self._template_json(template))
             return template
 
     def archive_template(self, organization_id: str, template_id: str) -> CredlyTemplate:
@@ -488,7 +511,9 @@ class FakeCredlyServer(FakeIssuerServer):
 
     def remove_template(self, organization_id: str, template_id: str) -> None:
         with self._lock:
-            del self.organizations[organization_id].templates[template_id]
+            org = self.organizations[organization_id]
+            template = org.templates.pop(template_id)
+            self._record_event(org, "badge_template.deleted", "badge_template", self._template_json(template))
 
     def badges(
         self, organization_id: str, *, template_id: str | None = None, recipient_email: str | None = None
@@ -504,7 +529,29 @@ class FakeCredlyServer(FakeIssuerServer):
     def set_badge_state(self, organization_id: str, badge_id: str, state: str) -> None:
         """As when the earner accepts or rejects the badge on Credly."""
         with self._lock:
-            self.organizations[organization_id].badges[badge_id].state = state
+            org = self.organizations[organization_id]
+            badge = org.badges[badge_id]
+            badge.state = state
+            self._record_event(org, "badge.state.changed", "badge", self._badge_json(org, badge))
+
+    @property
+    def last_event_id(self) -> str:
+        """The id of the latest event of any organization (what Credly's next webhook would name)."""
+        with self._lock:
+            assert self.events, "no event recorded yet"
+            return self.events[-1].id
+
+    def _record_event(self, org: CredlyOrganization, event_type: str, object_key: str, obj: dict[str, Any]) -> None:
+        event = CredlyEvent(
+            id=str(uuid.uuid4()),
+            organization_id=org.id,
+            event_type=event_type,
+            occurred_at=datetime.now(UTC),
+            object_key=object_key,
+            object_json=json.loads(json.dumps(obj)),  # as it is now, not as it will be
+        )
+        org.events[event.id] = event
+        self.events.append(event)
 
     # --- the API ----------------------------------------------------------------------------------
 
@@ -551,6 +598,11 @@ class FakeCredlyServer(FakeIssuerServer):
             return (200, {"data": self._badge_json(org, badge), "metadata": None}, {})
         if len(rest) == 3 and rest[0] == "badges" and rest[2] == "revoke" and method == "PUT":
             return self._revoke(org, rest[1], record.body)
+        if len(rest) == 2 and rest[0] == "events" and method == "GET":
+            event = org.events.get(rest[1])  # another organization's events are not found
+            if event is None:
+                return (404, self.error_body("Event not found"), {})
+            return (200, {"data": self._event_json(event), "metadata": None}, {})
         return (404, self.error_body("Not found"), {})
 
     @staticmethod
@@ -600,6 +652,7 @@ class FakeCredlyServer(FakeIssuerServer):
             sequence=self._sequence,
         )
         org.badges[badge.id] = badge
+        self._record_event(org, "badge.created", "badge", self._badge_json(org, badge))
         return (201, {"data": self._badge_json(org, badge), "metadata": None}, {})
 
     def _revoke(self, org: CredlyOrganization, badge_id: str, body: Any) -> Answer:
@@ -613,6 +666,7 @@ class FakeCredlyServer(FakeIssuerServer):
         badge.state = "revoked"
         badge.revocation_reason = str(body["reason"])
         badge.suppress_revoke_notification_email = bool(body.get("suppress_revoke_notification_email", False))
+        self._record_event(org, "badge.state.changed", "badge", self._badge_json(org, badge))
         return (200, {"data": self._badge_json(org, badge), "metadata": None}, {})
 
     def _page(self, record: RecordedRequest, query: str, items: list[Any]) -> Answer:
@@ -653,6 +707,16 @@ class FakeCredlyServer(FakeIssuerServer):
             "allow_duplicate_badges": template.allow_duplicate_badges,
             "image": {"id": template.id, "url": template.image_url} if template.image_url else None,
             "image_url": template.image_url,
+        }
+
+    @staticmethod
+    def _event_json(event: CredlyEvent) -> dict[str, Any]:
+        return {
+            "id": event.id,
+            "organization_id": event.organization_id,
+            "event_type": event.event_type,
+            "occurred_at": event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            event.object_key: event.object_json,
         }
 
     def _badge_json(self, org: CredlyOrganization, badge: CredlyBadge) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from apps.badges.issuers import (
     IssuerCredentials,
     IssuerError,
     IssuerErrorCode,
+    IssuerEvent,
     get_issuer,
 )
 from apps.badges.issuers.base import parse_retry_after
@@ -580,6 +581,111 @@ def test_credly_does_not_follow_a_next_page_url_to_another_host(credly_server: F
     assert len(credly_server.requests) == 1
 
 
+def test_credly_get_event_reads_the_badge_or_template_the_event_holds(credly_server: FakeCredlyServer) -> None:
+    # given: a template added, a badge issued and accepted
+    org = credly_server.add_organization(token="tok-credly")
+    template = credly_server.add_template(org.id, "Python 101")
+    template_event = credly_server.last_event_id
+    issuer = get_issuer(credly_server.credentials(org.id))
+    badge = issuer.issue_badge(badge_request(template.id))
+    created_event = credly_server.last_event_id
+    credly_server.set_badge_state(org.id, badge.id, "accepted")
+    changed_event = credly_server.last_event_id
+    credly_server.clear_requests()
+    # when
+    events = [issuer.get_event(event_id) for event_id in (template_event, created_event, changed_event)]
+    # then
+    assert events == [
+        IssuerEvent(id=template_event, event_type="badge_template.created", badge_id=None, template_id=template.id),
+        IssuerEvent(id=created_event, event_type="badge.created", badge_id=badge.id, template_id=None),
+        IssuerEvent(id=changed_event, event_type="badge.state.changed", badge_id=badge.id, template_id=None),
+    ]
+    call = credly_server.calls()[0]
+    assert (call.method, call.path) == ("GET", f"/v1/organizations/{org.id}/events/{template_event}")
+    assert call.headers["Authorization"] == "Basic " + base64.b64encode(b"tok-credly:").decode()
+
+
+def test_credly_records_an_event_for_every_change(credly_server: FakeCredlyServer) -> None:
+    # given
+    org = credly_server.add_organization()
+    template = credly_server.add_template(org.id, "Python 101")
+    issuer = get_issuer(credly_server.credentials(org.id))
+    badge = issuer.issue_badge(badge_request(template.id))
+    # when
+    credly_server.set_badge_state(org.id, badge.id, "accepted")
+    issuer.revoke_badge(badge.id, reason="Issued in error", notify=False)
+    credly_server.update_template(org.id, template.id, name="Python 102")
+    credly_server.archive_template(org.id, template.id)
+    credly_server.remove_template(org.id, template.id)
+    # then
+    assert [(e.event_type, e.object_json["id"]) for e in credly_server.events] == [
+        ("badge_template.created", template.id),
+        ("badge.created", badge.id),
+        ("badge.state.changed", badge.id),
+        ("badge.state.changed", badge.id),
+        ("badge_template.changed", template.id),
+        ("badge_template.changed", template.id),
+        ("badge_template.deleted", template.id),
+    ]
+    # each holds the object as it was then
+    assert [e.object_json["state"] for e in credly_server.events[1:4]] == ["pending", "accepted", "revoked"]
+
+
+def test_credly_get_event_of_an_unknown_id_or_another_organization_is_not_found(
+    credly_server: FakeCredlyServer,
+) -> None:
+    # given: an event of another organization
+    ours, theirs = credly_server.add_organization(), credly_server.add_organization()
+    credly_server.add_template(theirs.id, "Theirs")
+    issuer = get_issuer(credly_server.credentials(ours.id))
+    # when / then
+    for event_id in (str(uuid.uuid4()), credly_server.last_event_id):
+        with pytest.raises(IssuerError) as caught:
+            issuer.get_event(event_id)
+        assert (caught.value.code, caught.value.permanent, caught.value.status) == (
+            IssuerErrorCode.NOT_FOUND,
+            True,
+            404,
+        )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        {"event_type": "badge.state.changed", "badge": {"id": "b"}},
+        {"id": "e1", "badge": {"id": "b"}},
+        {"id": "e1", "event_type": "badge.state.changed"},
+        {"id": "e1", "event_type": "badge.state.changed", "badge": {"state": "accepted"}},
+        {"id": "e1", "event_type": "badge_template.changed", "badge": {"id": "b"}},
+        {"id": "another-event", "event_type": "badge.created", "badge": {"id": "b"}},
+    ],
+    ids=["not-an-object", "no-id", "no-type", "no-badge", "badge-without-id", "no-template", "another-event"],
+)
+def test_credly_get_event_refuses_an_answer_it_cannot_read(credly_server: FakeCredlyServer, data: Any) -> None:
+    # given
+    org = credly_server.add_organization()
+    issuer = get_issuer(credly_server.credentials(org.id))
+    credly_server.fail_next(1, status=200, body={"data": data, "metadata": None})
+    # when
+    with pytest.raises(IssuerError) as caught:
+        issuer.get_event("e1")
+    # then
+    assert (caught.value.code, caught.value.permanent) == (IssuerErrorCode.UNEXPECTED, True)
+
+
+def test_credly_get_event_of_another_kind_names_no_object(credly_server: FakeCredlyServer) -> None:
+    # given: an event type this code does not follow, holding neither a badge nor a template
+    org = credly_server.add_organization()
+    credly_server.fail_next(
+        1, status=200, body={"data": {"id": "e1", "event_type": "pending_badge_notification.sent"}, "metadata": None}
+    )
+    # when
+    event = get_issuer(credly_server.credentials(org.id)).get_event("e1")
+    # then
+    assert event == IssuerEvent(id="e1", event_type="pending_badge_notification.sent", badge_id=None, template_id=None)
+
+
 # --- Accredible -----------------------------------------------------------------------------------
 
 
@@ -690,3 +796,14 @@ def test_an_accredible_429_holds_back_every_client_of_the_key(accredible_server:
     assert caught.value.code is IssuerErrorCode.RATE_LIMITED
     assert caught.value.retry_after == 1.0
     assert time.monotonic() - started >= 0.9
+
+
+def test_accredible_events_are_not_supported(accredible_server: FakeAccredibleServer) -> None:
+    # given
+    issuer = get_issuer(accredible_server.credentials())
+    # when
+    with pytest.raises(IssuerError) as caught:
+        issuer.get_event("123")
+    # then: permanent, and nothing was asked
+    assert (caught.value.code, caught.value.permanent) == (IssuerErrorCode.UNSUPPORTED, True)
+    assert accredible_server.requests == []

@@ -95,21 +95,64 @@ def test_a_quiet_organization_issues_without_credlys_email(credly: Credly, learn
     assert issued.suppress_badge_notification_email is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Credly requires issued_to_last_name; split_name gives '' for a one-word name (or a bare username),"
-    " which Credly refuses with a 422. The fallback belongs in the Credly client (Accredible joins the two).",
+@pytest.mark.parametrize(
+    ("full_name", "username", "sent"),
+    [("Plato", "plato", ("Plato", "Plato")), ("", "socrates", ("socrates", "socrates"))],
+    ids=["one-word-name", "username-only"],
 )
-def test_a_learner_with_a_one_word_name_gets_a_badge(credly: Credly, record: Record) -> None:
-    # given
+def test_a_learner_with_a_one_word_name_gets_a_badge(
+    credly: Credly, record: Record, full_name: str, username: str, sent: tuple[str, str]
+) -> None:
+    # given: Credly requires a last name
     link = credly.add_template()
-    plato = LearnerFactory(username="plato", full_name="")
+    learner = LearnerFactory(username=username, full_name=full_name)
     # when
-    badge = record(plato, link.template)
-    # then
+    badge = record(learner, link.template)
+    # then: the one name is sent as both
     assert badge is not None
     badge.refresh_from_db()
-    assert badge.state == "pending"
+    assert (badge.state, badge.error) == ("pending", "")
+    [issued] = credly.badges()
+    assert (issued.first_name, issued.last_name) == sent
+
+
+@pytest.mark.parametrize(
+    ("full_name", "expected"),
+    [("Ada King Lovelace", ("Ada King", "Lovelace")), ("Plato", ("Plato", "Plato")), ("", ("", "")), ("  ", ("", ""))],
+)
+def test_split_name(full_name: str, expected: tuple[str, str]) -> None:
+    assert services.split_name(full_name) == expected
+
+
+def test_a_name_credly_refused_is_replaced_in_the_admin_and_sent_on_the_retry(
+    credly: Credly, record: Record, admin_client: Client, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    # given: Credly refused the badge for its name
+    link = credly.add_template()
+    learner = LearnerFactory(username="plato", full_name="Plato")
+    credly.server.fail_next(1, status=422, body={"data": {"message": "Issued to last name is invalid"}})
+    badge = record(learner, link.template)
+    assert badge is not None
+    badge.refresh_from_db()
+    assert badge.state == "error"
+    # when: an operator sets the names in the badge's change form, then retries it
+    url = reverse("admin:badge_issuing_externalbadge_change", args=[badge.pk])
+    form = admin_client.get(url)
+    assert 'name="recipient_first_name"' in form.content.decode()
+    assert 'name="state"' not in form.content.decode()  # the rest is read-only
+    saved = admin_client.post(url, {"recipient_first_name": " Plato ", "recipient_last_name": "of Athens"})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:badge_issuing_externalbadge_changelist"), {"action": "retry", "_selected_action": [badge.pk]}
+        )
+    # then: the override is what Credly received
+    assert saved.status_code == 302
+    retry = credly.issue_calls()[-1]
+    assert (retry.body["issued_to_first_name"], retry.body["issued_to_last_name"]) == ("Plato", "of Athens")
+    [issued] = credly.badges()
+    assert (issued.first_name, issued.last_name) == ("Plato", "of Athens")
+    badge.refresh_from_db()
+    assert (badge.state, badge.external_id, badge.recipient_first_name) == ("pending", issued.id, "Plato")
 
 
 def test_an_award_recorded_again_changes_nothing(credly: Credly, learner: User, record: Record) -> None:
@@ -519,3 +562,13 @@ def test_accredible_credentials_are_issued_and_expired_through_the_same_services
     assert old.id == credential.id
     badge.refresh_from_db()
     assert (badge.state, badge.external_id) == ("accepted", str(new.id))
+
+
+def test_accredible_gets_a_one_word_name_once(accredible: Accredible, record: Record) -> None:
+    # given
+    link = accredible.add_template()
+    # when
+    record(LearnerFactory(username="plato", full_name="Plato"), link.template)
+    # then: not "Plato Plato"
+    [credential] = accredible.credentials()
+    assert credential.recipient_name == "Plato"

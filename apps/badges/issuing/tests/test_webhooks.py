@@ -1,18 +1,20 @@
 """The issuing services' webhooks: the view trusts nothing in the body, and the task (eager) fetches the
-badge or templates from the service with the organization's own token."""
+event the body names from Credly with the organization's own token, then the badge or templates."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from contextlib import closing
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from apps.badges.issuers import BadgeRequest, get_issuer
 from apps.badges.issuing.models import ExternalBadge, ExternalTemplate
-from apps.badges.issuing.tests.conftest import Credly, Record
+from apps.badges.issuing.tests.conftest import Accredible, Credly, Record
 from apps.badges.issuing.tests.factories import IssuerOrganizationFactory
 from apps.core.api import User
 from credentials_service.celery import app as celery_app
@@ -25,15 +27,19 @@ def post(client: Client, organization_uuid: uuid.UUID, body: Any) -> Any:
     return client.post(reverse("badge_issuing:webhook", args=[organization_uuid]), raw, content_type="application/json")
 
 
-def event(credly: Credly, object_id: str, event_type: str = "badge.state.changed", **changes: Any) -> dict[str, Any]:
-    """A Credly webhook body: what happened, to which object, nothing more."""
+def event(credly: Credly, event_id: str, event_type: str = "badge.state.changed", **changes: Any) -> dict[str, Any]:
+    """A Credly webhook body: the id of the event, its type, nothing more."""
     return {
-        "id": object_id,
+        "id": event_id,
         "organization_id": credly.org_id,
         "event_type": event_type,
         "occurred_at": "2024-05-01T12:30:15.000Z",
         **changes,
     }
+
+
+def paths(credly: Credly) -> list[tuple[str, str, int | None]]:
+    return [(call.method, call.path, call.status) for call in credly.server.calls()]
 
 
 @pytest.fixture
@@ -53,32 +59,54 @@ def test_a_badge_the_learner_accepted_on_credly_is_accepted_here(
 ) -> None:
     # given
     credly.server.set_badge_state(credly.org_id, issued.external_id, state)
+    event_id = credly.server.last_event_id
     # when
-    response = post(client, credly.organization.uuid, event(credly, issued.external_id))
-    # then
+    response = post(client, credly.organization.uuid, event(credly, event_id))
+    # then: the event, then the badge it names, fetched from Credly
     assert response.status_code == 204
     issued.refresh_from_db()
     assert issued.state == state
-    [fetch] = credly.server.calls()
-    assert (fetch.method, fetch.path) == ("GET", f"/v1/organizations/{credly.org_id}/badges/{issued.external_id}")
+    assert paths(credly) == [
+        ("GET", f"/v1/organizations/{credly.org_id}/events/{event_id}", 200),
+        ("GET", f"/v1/organizations/{credly.org_id}/badges/{issued.external_id}", 200),
+    ]
 
 
-def test_a_body_claiming_what_credly_does_not_say_changes_nothing(
+def test_an_event_id_credly_does_not_know_changes_nothing(
     credly: Credly, issued: ExternalBadge, client: Client
 ) -> None:
-    # given: the badge is still pending on Credly
+    # given: the badge was accepted on Credly, but the body is forged
+    credly.server.set_badge_state(credly.org_id, issued.external_id, "accepted")
     modified = issued.modified
-    # when: a forged event says it was accepted
-    response = post(
-        client, credly.organization.uuid, event(credly, issued.external_id, "badge.accepted", state="accepted")
-    )
-    # then
-    assert response.status_code == 204
+    forged = str(uuid.uuid4())
+    # when: it names an event Credly never recorded (or the badge's id, as if it were an event's)
+    for object_id in (forged, issued.external_id):
+        response = post(client, credly.organization.uuid, event(credly, object_id, "badge.accepted", state="accepted"))
+        assert response.status_code == 204
+    # then: Credly said 404 both times; nothing else was asked or changed
+    assert [(method, status) for method, _, status in paths(credly)] == [("GET", 404), ("GET", 404)]
     issued.refresh_from_db()
     assert (issued.state, issued.modified) == ("pending", modified)
 
 
-def test_another_organizations_badge_named_at_our_address_changes_nothing(
+def test_a_body_whose_event_type_lies_follows_the_type_credly_gives(
+    credly: Credly, issued: ExternalBadge, client: Client
+) -> None:
+    # given: the badge was accepted on Credly
+    credly.server.set_badge_state(credly.org_id, issued.external_id, "accepted")
+    # when: the body calls its event a template event
+    response = post(
+        client, credly.organization.uuid, event(credly, credly.server.last_event_id, "badge_template.created")
+    )
+    # then: Credly's badge.state.changed won: the badge was fetched and applied, no templates were synced
+    assert response.status_code == 204
+    issued.refresh_from_db()
+    assert issued.state == "accepted"
+    assert [path.rsplit("/", 2)[-2] for _, path, _ in paths(credly)] == ["events", "badges"]
+    assert ExternalTemplate.objects.count() == 1
+
+
+def test_another_organizations_event_named_at_our_address_changes_nothing(
     credly: Credly, issued: ExternalBadge, client: Client, record: Record
 ) -> None:
     # given: another organization on the same service, whose learner's badge was accepted there
@@ -92,14 +120,39 @@ def test_another_organizations_badge_named_at_our_address_changes_nothing(
     theirs.refresh_from_db()
     credly.server.set_badge_state(other.org_id, theirs.external_id, "accepted")
     credly.server.clear_requests()
-    # when: their badge's id is posted to our organization's address
-    response = post(client, credly.organization.uuid, event(credly, theirs.external_id))
-    # then: not looked up with our token, and neither badge changed
+    # when: their event's id is posted to our organization's address
+    response = post(client, credly.organization.uuid, event(credly, credly.server.last_event_id))
+    # then: looked up among our organization's events only (not found), and neither badge changed
     assert response.status_code == 204
-    assert credly.server.calls() == []
+    [lookup] = paths(credly)
+    assert lookup == ("GET", f"/v1/organizations/{credly.org_id}/events/{credly.server.last_event_id}", 404)
     theirs.refresh_from_db()
     issued.refresh_from_db()
     assert (theirs.state, issued.state) == ("pending", "pending")
+
+
+def test_an_event_about_a_badge_we_did_not_issue_changes_nothing(
+    credly: Credly, issued: ExternalBadge, client: Client
+) -> None:
+    # given: a badge issued on Credly without us, then accepted
+    request = BadgeRequest(
+        template_id=issued.template.external.external_id,
+        recipient_email="someone@example.com",
+        first_name="Some",
+        last_name="One",
+        issued_at=issued.issued_at,
+    )
+    with closing(get_issuer(credly.server.credentials(credly.org_id))) as issuer:
+        by_hand = issuer.issue_badge(request)
+    credly.server.set_badge_state(credly.org_id, by_hand.id, "accepted")
+    credly.server.clear_requests()
+    # when
+    response = post(client, credly.organization.uuid, event(credly, credly.server.last_event_id))
+    # then: only the event was fetched
+    assert response.status_code == 204
+    assert [path.rsplit("/", 2)[-2] for _, path, _ in paths(credly)] == ["events"]
+    issued.refresh_from_db()
+    assert issued.state == "pending"
 
 
 def test_a_body_naming_another_organization_changes_nothing(
@@ -109,7 +162,7 @@ def test_a_body_naming_another_organization_changes_nothing(
     credly.server.set_badge_state(credly.org_id, issued.external_id, "accepted")
     # when
     response = post(
-        client, credly.organization.uuid, event(credly, issued.external_id, organization_id=str(uuid.uuid4()))
+        client, credly.organization.uuid, event(credly, credly.server.last_event_id, organization_id=str(uuid.uuid4()))
     )
     # then
     assert response.status_code == 204
@@ -129,7 +182,7 @@ def test_an_unknown_or_inactive_organization_is_answered_and_ignored(
         credly.organization.is_active = False
         credly.organization.save()
     # when
-    response = post(client, address, event(credly, issued.external_id))
+    response = post(client, address, event(credly, credly.server.last_event_id))
     # then
     assert response.status_code == 204
     assert credly.server.calls() == []
@@ -152,7 +205,7 @@ def test_a_malformed_body_is_refused(credly: Credly, client: Client, body: bytes
 def test_a_replayed_webhook_changes_nothing(credly: Credly, issued: ExternalBadge, client: Client) -> None:
     # given: the acceptance was applied
     credly.server.set_badge_state(credly.org_id, issued.external_id, "accepted")
-    body = event(credly, issued.external_id)
+    body = event(credly, credly.server.last_event_id)
     post(client, credly.organization.uuid, body)
     issued.refresh_from_db()
     modified = issued.modified
@@ -168,8 +221,8 @@ def test_an_old_webhook_replayed_later_follows_what_credly_says_now(
     credly: Credly, issued: ExternalBadge, client: Client
 ) -> None:
     # given: accepted, then revoked on Credly
-    body = event(credly, issued.external_id)
     credly.server.set_badge_state(credly.org_id, issued.external_id, "accepted")
+    body = event(credly, credly.server.last_event_id)
     post(client, credly.organization.uuid, body)
     credly.server.set_badge_state(credly.org_id, issued.external_id, "revoked")
     # when: the acceptance's webhook arrives again
@@ -186,10 +239,10 @@ def test_a_webhook_credly_fails_to_answer_for_is_retried(credly: Credly, issued:
     credly.server.set_badge_state(credly.org_id, issued.external_id, "accepted")
     credly.server.fail_next(1, status=503)
     # when
-    response = post(client, credly.organization.uuid, event(credly, issued.external_id))
-    # then
+    response = post(client, credly.organization.uuid, event(credly, credly.server.last_event_id))
+    # then: the event lookup failed, then the retry fetched the event and the badge
     assert response.status_code == 204
-    assert [call.status for call in credly.server.calls()] == [503, 200]
+    assert [call.status for call in credly.server.calls()] == [503, 200, 200]
     issued.refresh_from_db()
     assert issued.state == "accepted"
 
@@ -197,8 +250,8 @@ def test_a_webhook_credly_fails_to_answer_for_is_retried(credly: Credly, issued:
 def test_a_template_webhook_syncs_the_organizations_templates(credly: Credly, client: Client) -> None:
     # given
     python = credly.server.add_template(credly.org_id, "Python")
-    # when
-    response = post(client, credly.organization.uuid, event(credly, python.id, "badge_template.created"))
+    # when: the body claims a badge event; Credly says the event is the template's creation
+    response = post(client, credly.organization.uuid, event(credly, credly.server.last_event_id))
     # then
     assert response.status_code == 204
     link = ExternalTemplate.objects.select_related("template").get()
@@ -214,3 +267,18 @@ def test_the_webhook_takes_posts_without_a_csrf_token_and_nothing_else(credly: C
     fetched = client.get(url)
     # then
     assert (posted.status_code, fetched.status_code) == (204, 405)
+
+
+def test_an_accredible_organizations_webhook_is_answered_and_ignored(accredible: Accredible, client: Client) -> None:
+    # given: Accredible webhooks are not followed here (the client cannot look an event up)
+    group = accredible.server.add_group("Python")
+    # when
+    response = post(
+        client,
+        accredible.organization.uuid,
+        {"id": str(group.id), "organization_id": accredible.organization.external_id, "event_type": "group.created"},
+    )
+    # then
+    assert response.status_code == 204
+    assert accredible.server.calls() == []
+    assert not ExternalTemplate.objects.exists()
