@@ -29,6 +29,7 @@ import requests
 from django.conf import settings
 
 from apps.badges.accredible.throttle import TokenBucket, bucket_for_token
+from apps.badges.issuers import http
 from apps.badges.issuers.base import (
     BACKEND_ACCREDIBLE,
     BadgeRequest,
@@ -39,7 +40,6 @@ from apps.badges.issuers.base import (
     IssuerError,
     IssuerErrorCode,
     IssuerEvent,
-    error_for_status,
     parse_retry_after,
     pick_badge,
     redact,
@@ -223,43 +223,21 @@ class AccredibleClient:
         if wait > 0:
             logger.debug("Accredible %s: throttled for %.2fs", where, wait)
             time.sleep(wait)
-        started = time.monotonic()
-        try:
-            response = self._session.request(method, url, json=json, timeout=self._timeout)
-        except requests.Timeout:
-            logger.info("Accredible %s: no answer within %ss", where, self._timeout)
-            raise IssuerError(
-                f"Accredible did not answer {where} within {self._timeout:g}s", IssuerErrorCode.TIMEOUT
-            ) from None
-        except requests.ConnectionError as exc:
-            logger.info("Accredible %s: connection failed (%s)", where, type(exc).__name__)
-            raise IssuerError(
-                f"Could not reach Accredible for {where}: the connection failed or closed without an answer",
-                IssuerErrorCode.UNAVAILABLE,
-            ) from None
-        except requests.RequestException as exc:
-            raise IssuerError(
-                f"Accredible request {where} failed: {type(exc).__name__}", IssuerErrorCode.UNEXPECTED
-            ) from None
-        logger.debug("Accredible %s -> %s in %.0f ms", where, response.status_code, (time.monotonic() - started) * 1000)
+        response, where = http.send(self._session, method, url, service="Accredible", timeout=self._timeout, json=json)
         if 200 <= response.status_code < 300:
-            if not response.content:
-                return {}
-            try:
-                return response.json()
-            except ValueError:
-                raise self._unexpected(f"Accredible answered {where} with a body that is not JSON") from None
+            return http.json_body(response, service="Accredible", where=where, token=self._token)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if response.status_code == 429:
             # Every client of this key holds back, not just the one that was told.
             self.bucket.pause(_DEFAULT_429_PAUSE if retry_after is None else retry_after)
-        error = error_for_status(
-            response.status_code,
-            redact(f"Accredible answered {response.status_code} to {where}: {_error_detail(response)}", self._token),
+        raise http.answer_error(
+            response,
+            service="Accredible",
+            where=where,
+            token=self._token,
+            detail=_error_detail(response),
             retry_after=retry_after,
         )
-        logger.info("Accredible %s -> %s (%s)", where, response.status_code, error.code.value)
-        raise error
 
     def _unexpected(self, message: str) -> IssuerError:
         return IssuerError(redact(message, self._token), IssuerErrorCode.UNEXPECTED)

@@ -22,7 +22,6 @@ What this relies on, from Credly's developer docs (https://www.credly.com/docs/w
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +30,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from django.conf import settings
 
+from apps.badges.issuers import http
 from apps.badges.issuers.base import (
     BACKEND_CREDLY,
     BadgeRequest,
@@ -41,7 +41,6 @@ from apps.badges.issuers.base import (
     IssuerError,
     IssuerErrorCode,
     IssuerEvent,
-    error_for_status,
     parse_retry_after,
     pick_badge,
     redact,
@@ -206,41 +205,19 @@ class CredlyClient:
     ) -> Any:
         """Send one request; return its JSON body if 2xx, else raise the IssuerError for the answer."""
         url = urljoin(self._base_url, path_or_url)
-        where = f"{method} {urlsplit(url).path}"  # no query: it can hold a learner's email
-        started = time.monotonic()
-        try:
-            response = self._session.request(method, url, params=params, json=json, timeout=self._timeout)
-        except requests.Timeout:
-            logger.info("Credly %s: no answer within %ss", where, self._timeout)
-            raise IssuerError(
-                f"Credly did not answer {where} within {self._timeout:g}s", IssuerErrorCode.TIMEOUT
-            ) from None
-        except requests.ConnectionError as exc:
-            logger.info("Credly %s: connection failed (%s)", where, type(exc).__name__)
-            raise IssuerError(
-                f"Could not reach Credly for {where}: the connection failed or closed without an answer",
-                IssuerErrorCode.UNAVAILABLE,
-            ) from None
-        except requests.RequestException as exc:
-            raise IssuerError(
-                f"Credly request {where} failed: {type(exc).__name__}", IssuerErrorCode.UNEXPECTED
-            ) from None
-        logger.debug("Credly %s -> %s in %.0f ms", where, response.status_code, (time.monotonic() - started) * 1000)
+        response, where = http.send(
+            self._session, method, url, service="Credly", timeout=self._timeout, params=params, json=json
+        )
         if 200 <= response.status_code < 300:
-            if not response.content:
-                return {}
-            try:
-                return response.json()
-            except ValueError:
-                raise self._unexpected(f"Credly answered {where} with a body that is not JSON") from None
-        detail = _error_detail(response)
-        error = error_for_status(
-            response.status_code,
-            redact(f"Credly answered {response.status_code} to {where}: {detail}", self._token),
+            return http.json_body(response, service="Credly", where=where, token=self._token)
+        raise http.answer_error(
+            response,
+            service="Credly",
+            where=where,
+            token=self._token,
+            detail=_error_detail(response),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
-        logger.info("Credly %s -> %s (%s)", where, response.status_code, error.code.value)
-        raise error
 
     def _unexpected(self, message: str) -> IssuerError:
         return IssuerError(redact(message, self._token), IssuerErrorCode.UNEXPECTED)
