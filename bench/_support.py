@@ -12,7 +12,9 @@ import io
 import os
 import pstats
 import re
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -152,3 +154,31 @@ def format_profile(profile: cProfile.Profile) -> str:
     return "\n".join(
         line for line in lines if line.strip() and not line.strip().startswith(banners) and "function calls" not in line
     )
+
+
+@contextmanager
+def bench_django(
+    *, postgres: str | None, db_name: str, prefix: str, redis_url: str = "redis://127.0.0.1:6379/15"
+) -> Iterator[str]:
+    """Django set up in this process for a benchmark: SQLite in memory, or the fresh PostgreSQL database
+    `db_name` on `postgres` (dropped afterwards), with a temporary var dir; yields the backend's label."""
+    import django
+
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as tmp:
+        if postgres is None:
+            database_url, backend = "sqlite://:memory:", "SQLite in memory"
+        else:
+            database_url = recreate_postgres_database(postgres, db_name)
+            backend = f"PostgreSQL ({db_name})"
+        os.environ.update(
+            service_environment(database_url=database_url, var_dir=Path(tmp), redis_url=redis_url, prefix="bench")
+        )
+        django.setup()
+        try:
+            yield backend
+        finally:
+            if postgres is not None:
+                from django.db import connection
+
+                connection.close()
+                drop_postgres_database(postgres, db_name)

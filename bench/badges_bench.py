@@ -68,23 +68,19 @@ import cProfile
 import gc
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from _support import (
     BASE_DIR,
     DEFAULT_POSTGRES,
     Snapshot,
+    bench_django,
     chunks,
-    drop_postgres_database,
     format_profile,
-    recreate_postgres_database,
-    service_environment,
     sql_group,
 )
 
@@ -380,28 +376,8 @@ class Measured:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    import django
-
-    with tempfile.TemporaryDirectory(prefix="badges-bench-") as tmp:
-        if args.postgres is None:
-            database_url, backend = "sqlite://:memory:", "SQLite in memory"
-        else:
-            database_url = recreate_postgres_database(args.postgres, args.db_name)
-            backend = f"PostgreSQL ({args.db_name})"
-        os.environ.update(
-            service_environment(
-                database_url=database_url, var_dir=Path(tmp), redis_url="redis://127.0.0.1:6379/15", prefix="bench"
-            )
-        )
-        django.setup()
-        try:
-            measured, profiles = measure(args, backend=backend)
-        finally:
-            if args.postgres is not None:
-                from django.db import connection
-
-                connection.close()
-                drop_postgres_database(args.postgres, args.db_name)
+    with bench_django(postgres=args.postgres, db_name=args.db_name, prefix="badges-bench") as backend:
+        measured, profiles = measure(args, backend=backend)
     return report(args, measured, backend=backend, profiles=profiles)
 
 

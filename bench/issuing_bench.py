@@ -63,24 +63,20 @@ import argparse
 import datetime
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from _support import (
     BASE_DIR,
     DEFAULT_POSTGRES,
     Snapshot,
+    bench_django,
     chunks,
-    drop_postgres_database,
-    recreate_postgres_database,
-    service_environment,
 )
 
 OUTAGE_SECONDS = 60.0
@@ -598,43 +594,23 @@ def report(args: argparse.Namespace, runs: list[Run], outage_runs: list[Outage],
 
 
 def run_all(args: argparse.Namespace) -> int:
-    import django
-
-    with tempfile.TemporaryDirectory(prefix="issuing-bench-") as tmp:
-        if args.postgres is None:
-            database_url, backend = "sqlite://:memory:", "SQLite in memory"
-        else:
-            database_url = recreate_postgres_database(args.postgres, args.db_name)
-            backend = f"PostgreSQL ({args.db_name})"
-        os.environ.update(
-            service_environment(
-                database_url=database_url, var_dir=Path(tmp), redis_url="redis://127.0.0.1:6379/15", prefix="bench"
-            )
-        )
-        django.setup()
+    with bench_django(postgres=args.postgres, db_name=args.db_name, prefix="issuing-bench") as backend:
         from django.conf import settings
 
         from apps.badges.tests.issuer_servers import running
 
-        try:
-            with running(latency_server()) as server:
-                settings.CREDLY_API_BASE_URL = f"{server.url}/v1/"
-                started = time.perf_counter()
-                world = seed(server, badges=args.badges)
-                snapshot = Snapshot(postgres=args.postgres, db_name=args.db_name, label="seeded")
-                print(f"migrated {backend}, seeded {args.badges:,} learners in {time.perf_counter() - started:.1f}s")
-                try:
-                    runs = measure(args, world, snapshot)
-                    intervals = args.sweep_seconds or [float(settings.BADGE_ISSUING_SWEEP_SECONDS)]
-                    results = outages(args, world, snapshot, intervals)
-                finally:
-                    snapshot.drop()
-        finally:
-            if args.postgres is not None:
-                from django.db import connection
-
-                connection.close()
-                drop_postgres_database(args.postgres, args.db_name)
+        with running(latency_server()) as server:
+            settings.CREDLY_API_BASE_URL = f"{server.url}/v1/"
+            started = time.perf_counter()
+            world = seed(server, badges=args.badges)
+            snapshot = Snapshot(postgres=args.postgres, db_name=args.db_name, label="seeded")
+            print(f"migrated {backend}, seeded {args.badges:,} learners in {time.perf_counter() - started:.1f}s")
+            try:
+                runs = measure(args, world, snapshot)
+                intervals = args.sweep_seconds or [float(settings.BADGE_ISSUING_SWEEP_SECONDS)]
+                results = outages(args, world, snapshot, intervals)
+            finally:
+                snapshot.drop()
     print()
     print(report(args, runs, results, backend=backend))
     return 0
