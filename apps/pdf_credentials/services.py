@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -334,8 +335,9 @@ def generate_pdf(*, pdf_id: int, run_id: int | None = None, assets: AssetStore |
     pdf = PdfCredential.objects.select_related("configuration__credential_type", "user").get(pk=pdf_id)
     old_file = pdf.file_name
     try:
+        store = assets or AssetStore()
         generator = plugins.load(pdf.configuration.credential_type.generator, kind="generator")
-        content = generator(_context(pdf), pdf.configuration.merged_options(), assets or AssetStore())
+        content = generator(_context(pdf, store=store), pdf.configuration.merged_options(), store)
         name = pdf_storage().save(_file_name(pdf), ContentFile(content))
     except Exception as error:  # noqa: BLE001 - a worker boundary: any generator failure is recorded, never lost
         return _generation_failed(pdf, error, run_id=run_id)
@@ -390,18 +392,20 @@ def _file_name(pdf: PdfCredential) -> str:
     return f"pdf_credentials/{pdf.configuration_id}/{pdf.verification_uuid}-{timezone.now():%Y%m%d%H%M%S%f}.pdf"
 
 
-def _context(pdf: PdfCredential) -> plugins.CredentialContext:
-    configuration = pdf.configuration
-    options = configuration.merged_options()
+def _catalog_facts(configuration: CredentialConfiguration) -> tuple[str, str]:
+    """The title and issuer the catalog gives the configuration's course run or program."""
     if configuration.course_run_key:
         run = get_course_run(key=configuration.course_run_key)
-        title = run.title
-        issuer = CourseKey.from_string(run.key).org
-    else:
-        assert configuration.program_uuid is not None  # the scope constraint
-        program = get_program(program_uuid=configuration.program_uuid)
-        title = program.title
-        issuer = ", ".join(org.name for org in program.organizations)
+        return run.title, str(CourseKey.from_string(run.key).org)
+    assert configuration.program_uuid is not None  # the scope constraint
+    program = get_program(program_uuid=configuration.program_uuid)
+    return program.title, ", ".join(org.name for org in program.organizations)
+
+
+def _context(pdf: PdfCredential, *, store: AssetStore | None = None) -> plugins.CredentialContext:
+    configuration = pdf.configuration
+    options = configuration.merged_options()
+    title, issuer = store.catalog_facts(configuration) if store is not None else _catalog_facts(configuration)
     signatories = tuple(
         plugins.Signatory(
             name=str(s.get("name", "")), title=str(s.get("title", "")), organization=str(s.get("organization", ""))
@@ -435,10 +439,19 @@ def download_url(pdf: PdfCredential) -> str:
 
 class AssetStore:
     """Assets by slug for generators. One store serves a chunk of PDFs: each asset is read from the
-    database and its storage once per store, so a run costs no queries per PDF for its assets."""
+    database and its storage once per store, and so are the catalog facts printed on the PDFs (title,
+    issuer), so a run costs no queries per PDF for either."""
 
     def __init__(self) -> None:
         self._cache: dict[str, bytes] = {}
+        self._catalog: dict[tuple[str, uuid.UUID | None], tuple[str, str]] = {}
+
+    def catalog_facts(self, configuration: CredentialConfiguration) -> tuple[str, str]:
+        """`_catalog_facts` of the configuration, once per store."""
+        key = (configuration.course_run_key, configuration.program_uuid)
+        if key not in self._catalog:
+            self._catalog[key] = _catalog_facts(configuration)
+        return self._catalog[key]
 
     def read(self, slug: str) -> bytes:
         if slug not in self._cache:
