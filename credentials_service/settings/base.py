@@ -271,7 +271,8 @@ if PDF_STORAGE == "s3":
             "querystring_auth": True,
             "querystring_expire": PDF_SIGNED_URL_SECONDS,
             "default_acl": None,
-            "file_overwrite": False,
+            # Every PDF's name is new (its verification uuid and a timestamp): no HeadObject before each PUT.
+            "file_overwrite": True,
         },
     }
 else:

@@ -1,0 +1,713 @@
+"""Benchmark the whole PDF credentials pipeline in one process against real parts: PostgreSQL (or SQLite
+in memory), S3 through moto's server (a real HTTP endpoint on a local port, boto3, django-storages,
+configured as ``PDF_STORAGE=s3`` configures it), the shipped ``passing_grade`` processor and
+``overlay_generator``.
+
+The workload: a course run with ``--learners`` (10,000) passing learners (users bulk-created, grades
+recorded by ``credentials.api``'s batch ``record_grades``), named in turn in Latin, Cyrillic, CJK and
+Arabic script; a credential type of the shipped processor and the overlay generator on a template asset
+(the A4-landscape template of ``pdf_render_bench.py``: a border, a heading, 400 vector curves and a
+600 x 400 noise image, about 650 KiB; or ``--template FILE``), uploaded as a ``CredentialAsset`` of kind
+template; a configuration with ``notify_learners=False`` (and the locmem email backend anyway).
+
+What is timed, in this one process:
+
+1. ``services.start_run``: eligibility, the pending rows and the learners' credentials, for N learners:
+   seconds and SQL statements;
+2. generation of every chunk of the plan as ``tasks.generate_chunk_task`` does it (one ``AssetStore``
+   per chunk, ``services.generate_pdf`` for each PDF of the chunk): PDFs rendered AND uploaded per
+   second, p50/p95 ms per PDF, SQL statements and S3 requests per PDF, the mean time per PDF in the
+   generator (render), in the storage's ``save`` (S3) and in SQL (executing statements and commits;
+   building the queries is the ORM's, in "the rest") (timers around the generator, the storage, each
+   statement and commit: microseconds each), the process's CPU time per PDF, and its RSS at the
+   start, after 1,000 PDFs, after half of them and at the end, and the most after any chunk (flat
+   memory is the aim). Then checked: every PDF generated, the run finished, and the bucket holds
+   exactly the N files the rows name;
+3. a re-run of the configuration (``tasks.run_configuration_task``, nothing new to generate): seconds
+   and SQL statements, and no new row.
+
+With ``--profile N`` the script then re-issues N PDFs and generates them again under cProfile, and
+prints where the time goes (that pass also deletes each old file: not the workload of step 2). Two
+what-ifs: ``--light-template`` (the same template without its noise image: PDFs of about 50 KiB
+instead of 700) and ``--tuned-s3`` (the PDF storage with ``file_overwrite=True``, no HeadObject before each
+PUT, the names being unique anyway, and ``use_threads=False``, no s3transfer thread pool per upload;
+settings/base.py sets neither today).
+
+Usage, from the project root::
+
+    .venv/bin/python bench/pdf_bench.py                       # 10,000 learners on PostgreSQL
+    .venv/bin/python bench/pdf_bench.py --learners 2000       # a quick run
+    .venv/bin/python bench/pdf_bench.py --sqlite              # SQLite in memory
+    .venv/bin/python bench/pdf_bench.py --learners 2000 --profile 1000
+    .venv/bin/python bench/pdf_bench.py --learners 2000 --tuned-s3 --light-template --no-target
+
+PostgreSQL: ``--postgres`` names the server (default postgres://postgres@127.0.0.1:5432); the script
+(re)creates its own database ``--db-name`` (credentials_pdf_bench) and drops it at the end. moto's
+server runs as a subprocess on a free port and is stopped at the end; it keeps every object in memory
+(about 700 KiB per PDF with the default template: some 7 GiB for 10,000). Test settings, with DEBUG
+off. The exit status is 1 when generation makes fewer than 50 PDFs/s (``--no-target`` turns that off)
+and the script stops with an error when a check fails. The report ends with markdown tables to paste.
+This is a script, not a test: pytest does not collect it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from _support import (
+    BASE_DIR,
+    DEFAULT_POSTGRES,
+    chunks,
+    drop_postgres_database,
+    format_profile,
+    recreate_postgres_database,
+    service_environment,
+    sql_group,
+)
+from pdf_render_bench import NAMES, make_template, rss_mb
+
+TARGET_PER_SECOND = 50
+BUCKET = "credentials-pdf-bench"
+COURSE_RUN_KEY = "course-v1:BenchX+CS101+2026"
+TEMPLATE_SLUG = "bench-template"
+RSS_EARLY = 1000  # PDFs generated at the second RSS sample
+
+
+# What --tuned-s3 sets on the PDF storage: the file names are unique by construction (verification uuid and
+# a microsecond timestamp), so the HeadObject that file_overwrite=False sends before each PUT to find a
+# free name is wasted; and a single-part upload needs no s3transfer thread pool, which use_threads=True
+# starts and joins for every file.
+TUNED_S3_OPTIONS = {"file_overwrite": True, "use_threads": False}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=10_000, help="passing learners, one PDF each (10,000)")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite in memory instead of PostgreSQL")
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, metavar="SERVER_URL", help=f"PostgreSQL server ({DEFAULT_POSTGRES})"
+    )
+    parser.add_argument("--db-name", default="credentials_pdf_bench", help="PostgreSQL database to (re)create")
+    parser.add_argument("--template", type=Path, help="a template PDF to use instead of the generated one")
+    parser.add_argument("--light-template", action="store_true", help="the generated template without its noise image")
+    parser.add_argument(
+        "--tuned-s3",
+        action="store_true",
+        help="the PDF storage with file_overwrite=True and use_threads=False (see the docstring)",
+    )
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N re-issued PDFs")
+    parser.add_argument("--no-target", action="store_true", help="exit 0 even below 50 PDFs/s")
+    args = parser.parse_args()
+    if args.learners < 2:
+        parser.error("--learners must be at least 2")
+    return args
+
+
+def light_template() -> bytes:
+    """The generated template's border, heading and 400 vector curves, without its noise image."""
+    import io
+    import math
+
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.pdfgen.canvas import Canvas
+
+    width, height = landscape(A4)
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(width, height))
+    canvas.setStrokeColorRGB(0.6, 0.5, 0.2)
+    canvas.setLineWidth(0.3)
+    for index in range(400):
+        angle = index * math.tau / 400
+        canvas.bezier(
+            width / 2,
+            height - 60,
+            width / 2 + 300 * math.cos(angle),
+            height - 60 + 40 * math.sin(angle),
+            width / 2 - 300 * math.sin(angle),
+            40 + 20 * math.cos(angle),
+            width / 2,
+            40,
+        )
+    canvas.setLineWidth(4)
+    canvas.rect(20, 20, width - 40, height - 40)
+    canvas.setFont("Helvetica-Bold", 36)
+    canvas.drawCentredString(width / 2, height - 100, "Certificate of Achievement")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+# --- moto's S3 server ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """moto's S3 in server mode, in its own process on a free local port (as the tests run it)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("moto's server did not start") from None
+                time.sleep(0.1)
+        yield endpoint, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(signature_version="s3v4"),
+    )
+
+
+def bucket_keys(client: Any) -> set[str]:
+    keys: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        keys.update(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+# --- meters ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Meter:
+    """SQL statements (by text) and their time, through a Django execute wrapper; the time spent in the
+    generator and in the storage's save and delete; S3 requests by operation (botocore's before-call
+    event). Counting only: nothing per statement is kept but a counter."""
+
+    statements: Counter[str] = field(default_factory=Counter)
+    commits: int = 0
+    sql_seconds: float = 0.0  # statements and commits
+    render_seconds: float = 0.0
+    storage_seconds: float = 0.0
+    s3_calls: Counter[str] = field(default_factory=Counter)
+    pdf_bytes: int = 0
+
+    def reset(self) -> None:
+        self.statements.clear()
+        self.s3_calls.clear()
+        self.sql_seconds = self.render_seconds = self.storage_seconds = 0.0
+        self.commits = self.pdf_bytes = 0
+
+    @property
+    def queries(self) -> int:
+        return sum(self.statements.values())
+
+    def groups(self) -> Counter[str]:
+        grouped: Counter[str] = Counter()
+        for sql, count in self.statements.items():
+            grouped[sql_group(sql)] += count
+        return grouped
+
+    def execute(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.statements[sql] += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.sql_seconds += time.perf_counter() - started
+
+    def commit(self, commit: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        try:
+            commit()
+        finally:
+            self.commits += 1
+            self.sql_seconds += time.perf_counter() - started
+
+    def on_s3_call(self, model: Any, **kwargs: Any) -> None:
+        self.s3_calls[model.name] += 1
+
+
+class TimedStorage:
+    """The PDF storage, its save and delete timed; everything else passed through."""
+
+    def __init__(self, storage: Any, meter: Meter) -> None:
+        self._storage = storage
+        self._meter = meter
+
+    def save(self, name: str, content: Any, *args: Any, **kwargs: Any) -> str:
+        started = time.perf_counter()
+        try:
+            return str(self._storage.save(name, content, *args, **kwargs))
+        finally:
+            self._meter.storage_seconds += time.perf_counter() - started
+
+    def delete(self, name: str) -> None:
+        started = time.perf_counter()
+        try:
+            self._storage.delete(name)
+        finally:
+            self._meter.storage_seconds += time.perf_counter() - started
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+
+@contextmanager
+def metered(meter: Meter) -> Iterator[None]:
+    """The meter on every SQL statement and commit, the generator, the PDF storage and its S3 client."""
+    from unittest import mock
+
+    from django.db import connections
+
+    from apps.pdf_credentials import plugins, services
+
+    real_load = plugins.load
+    storage = services.pdf_storage()
+    timed_storage = TimedStorage(storage, meter)
+
+    def load(path: str, *, kind: str) -> Callable[..., Any]:
+        plugin = real_load(path, kind=kind)
+        if kind != "generator":
+            return plugin
+
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                content = plugin(*args, **kwargs)
+            finally:
+                meter.render_seconds += time.perf_counter() - started
+            meter.pdf_bytes += len(content)
+            return content
+
+        return generator
+
+    database = connections["default"]
+    real_commit = database.commit
+    events = storage.connection.meta.client.meta.events
+    events.register("before-call.s3", meter.on_s3_call, unique_id="pdf-bench")
+    try:
+        with (
+            database.execute_wrapper(meter.execute),
+            mock.patch.object(database, "commit", lambda: meter.commit(real_commit)),
+            mock.patch.object(plugins, "load", load),
+            mock.patch.object(services, "pdf_storage", lambda: timed_storage),
+        ):
+            yield
+    finally:
+        events.unregister("before-call.s3", unique_id="pdf-bench")
+
+
+# --- the seeded database --------------------------------------------------------------------------
+
+
+def seed(*, learners: int, template: bytes) -> int:
+    """Migrate; a course run with `learners` passing learners; the template asset; a credential type of
+    the shipped processor and overlay generator and its configuration (validated and given its beat task,
+    as the admin does). Returns the configuration's id."""
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+
+    from apps.catalog.models import Course, CourseRun, Organization
+    from apps.core.api import User
+    from apps.core.data import LearnerIdentity
+    from apps.credentials.data import GradeUpdate
+    from apps.credentials.services import record_grades
+    from apps.pdf_credentials import services
+    from apps.pdf_credentials.models import AssetKind, CredentialAsset, CredentialConfiguration, CredentialType
+
+    call_command("migrate", verbosity=0, interactive=False)
+    organization = Organization.objects.create(key="BenchX", name="Bench University")
+    course = Course.objects.create(key="BenchX+CS101", title="Introduction to Computer Science")
+    course.owners.add(organization)
+    CourseRun.objects.create(key=COURSE_RUN_KEY, course=course)
+    User.objects.bulk_create(
+        [
+            User(
+                username=f"learner{n}",
+                lms_user_id=500_000 + n,
+                email=f"learner{n}@example.com",
+                full_name=NAMES[n % len(NAMES)],
+            )
+            for n in range(learners)
+        ],
+        batch_size=1000,
+    )
+    for batch in chunks(range(learners), 1000):
+        record_grades(
+            updates=[
+                GradeUpdate(
+                    learner=LearnerIdentity(lms_user_id=500_000 + n, username=f"learner{n}"),
+                    course_run_key=COURSE_RUN_KEY,
+                    percent_grade=Decimal("0.91"),
+                    passed=True,
+                )
+                for n in batch
+            ]
+        )
+    CredentialAsset.objects.create(
+        slug=TEMPLATE_SLUG, kind=AssetKind.TEMPLATE, file=ContentFile(template, name="bench-template.pdf")
+    )
+    processor = "apps.pdf_credentials.processors.passing_grade"
+    generator = "apps.pdf_credentials.generators.overlay_generator"
+    services.validate_type(processor=processor, generator=generator)
+    credential_type = CredentialType.objects.create(
+        name="Course certificate", processor=processor, generator=generator, options={"template": TEMPLATE_SLUG}
+    )
+    services.validate_configuration(
+        credential_type=credential_type,
+        course_run_key=COURSE_RUN_KEY,
+        program_uuid=None,
+        options={},
+        schedule="0 3 * * *",
+    )
+    configuration = CredentialConfiguration.objects.create(
+        credential_type=credential_type, course_run_key=COURSE_RUN_KEY, notify_learners=False
+    )
+    services.sync_periodic_task(configuration_id=configuration.pk)
+    return configuration.pk
+
+
+# --- the steps ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class StartRun:
+    seconds: float
+    queries: int
+    groups: Counter[str]
+    run_id: int
+    chunks: tuple[tuple[int, ...], ...]
+
+
+@dataclass
+class Generation:
+    pdfs: int
+    seconds: float
+    timings: list[float]
+    rss: list[tuple[str, float]]  # (when, MiB)
+    rss_max: float  # the most after any chunk
+    cpu_seconds: float  # this process's, user + system
+    meter: Meter
+    generated: int = 0
+    objects: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.pdfs / self.seconds
+
+
+@dataclass
+class Rerun:
+    seconds: float
+    queries: int
+    new_rows: int
+    to_generate: int
+
+
+def step_start_run(configuration_id: int) -> StartRun:
+    from apps.pdf_credentials import services
+
+    meter = Meter()
+    with metered(meter):
+        started = time.perf_counter()
+        plan = services.start_run(configuration_id=configuration_id)
+        seconds = time.perf_counter() - started
+    return StartRun(seconds, meter.queries, meter.groups(), plan.run_id, plan.chunks)
+
+
+def step_generate(plan: StartRun) -> Generation:
+    """Every chunk as generate_chunk_task runs it: one AssetStore per chunk, generate_pdf per PDF."""
+    import psutil
+
+    from apps.pdf_credentials import services
+
+    meter = Meter()
+    total = sum(len(chunk) for chunk in plan.chunks)
+    samples = sorted({min(RSS_EARLY, total), total // 2} - {0})
+    rss = [("start", rss_mb())]
+    rss_max = rss[0][1]
+    timings: list[float] = []
+    retries: list[int] = []
+    cpu = psutil.Process().cpu_times()
+    with metered(meter):
+        started = time.perf_counter()
+        for chunk in plan.chunks:
+            assets = services.AssetStore()
+            for pdf_id in chunk:
+                before = time.perf_counter()
+                outcome = services.generate_pdf(pdf_id=pdf_id, run_id=plan.run_id, assets=assets)
+                timings.append(time.perf_counter() - before)
+                if outcome.retry:
+                    retries.append(pdf_id)
+                if len(timings) in samples:
+                    rss.append((f"after {len(timings):,}", rss_mb()))
+            rss_max = max(rss_max, rss_mb())
+        seconds = time.perf_counter() - started
+    cpu_end = psutil.Process().cpu_times()
+    rss.append(("end", rss_mb()))
+    if retries:
+        raise SystemExit(f"{len(retries)} PDFs failed transiently (first: {retries[0]}); see the log")
+    return Generation(
+        pdfs=total,
+        seconds=seconds,
+        timings=timings,
+        rss=rss,
+        rss_max=rss_max,
+        cpu_seconds=cpu_end.user + cpu_end.system - cpu.user - cpu.system,
+        meter=meter,
+    )
+
+
+def check_generation(generation: Generation, plan: StartRun, client: Any, *, learners: int) -> None:
+    """Every learner's PDF generated, the run finished with the count, and the bucket holds exactly the
+    files the rows name."""
+    from apps.pdf_credentials.models import GenerationRun, PdfCredential, PdfStatus, RunStatus
+
+    statuses = Counter(PdfCredential.objects.values_list("status", flat=True))
+    generation.generated = statuses[PdfStatus.GENERATED]
+    names = set(PdfCredential.objects.exclude(file_name="").values_list("file_name", flat=True))
+    keys = bucket_keys(client)
+    generation.objects = len(keys)
+    run = GenerationRun.objects.get(pk=plan.run_id)
+    problems = []
+    if generation.pdfs != learners:
+        problems.append(f"start_run planned {generation.pdfs} PDFs for {learners} learners")
+    if dict(statuses) != {PdfStatus.GENERATED: learners}:
+        problems.append(f"PDF statuses: {dict(statuses)}")
+    if keys != names or len(keys) != learners:
+        problems.append(f"{len(keys)} objects in the bucket, {len(names)} files named by the rows")
+    if (run.status, run.generated, run.failed, run.to_generate) != (RunStatus.FINISHED, learners, 0, learners):
+        problems.append(f"run: {run.status}, {run.generated} generated, {run.failed} failed of {run.to_generate}")
+    sample = client.get_object(Bucket=BUCKET, Key=min(keys))["Body"].read() if keys else b""
+    if not sample.startswith(b"%PDF"):
+        problems.append("the first object is not a PDF")
+    if problems:
+        raise SystemExit("check failed: " + "; ".join(problems))
+
+
+def step_rerun(configuration_id: int) -> Rerun:
+    from apps.pdf_credentials import tasks
+    from apps.pdf_credentials.models import GenerationRun, PdfCredential
+
+    rows = PdfCredential.objects.count()
+    meter = Meter()
+    with metered(meter):
+        started = time.perf_counter()
+        run_id = tasks.run_configuration_task(configuration_id)
+        seconds = time.perf_counter() - started
+    run = GenerationRun.objects.get(pk=run_id)
+    return Rerun(seconds, meter.queries, PdfCredential.objects.count() - rows, run.to_generate)
+
+
+def step_profile(count: int) -> str:
+    """Re-issue `count` PDFs and generate them again under cProfile, chunk by chunk."""
+    from django.conf import settings
+
+    from apps.pdf_credentials import services
+    from apps.pdf_credentials.models import PdfCredential
+
+    ids = list(PdfCredential.objects.order_by("pk").values_list("pk", flat=True)[:count])
+    services.reissue(pdf_ids=ids)
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    for chunk in chunks(ids, settings.PDF_GENERATION_CHUNK_SIZE):
+        assets = services.AssetStore()
+        for pdf_id in chunk:
+            services.generate_pdf(pdf_id=pdf_id, run_id=None, assets=assets)
+    profile.disable()
+    seconds = time.perf_counter() - started
+    return (
+        f"cProfile of {len(ids):,} re-issued PDFs ({len(ids) / seconds:.1f} PDFs/s under the profiler, old files"
+        f" deleted too):\n{format_profile(profile)}"
+    )
+
+
+# --- the report ----------------------------------------------------------------------------------------
+
+
+def report(
+    args: argparse.Namespace, *, backend: str, template_kib: float, start: StartRun, gen: Generation, rerun: Rerun
+) -> str:
+    n = args.learners
+    meter = gen.meter
+    cut = statistics.quantiles(gen.timings, n=20)
+    ms = 1000 / gen.pdfs
+    other = gen.seconds - meter.render_seconds - meter.storage_seconds - meter.sql_seconds
+    sql_groups = ", ".join(f"{group} {count / gen.pdfs:.3g}" for group, count in meter.groups().most_common())
+    s3_calls = ", ".join(f"{name} {count / gen.pdfs:.3g}" for name, count in meter.s3_calls.most_common())
+    rss = " / ".join(f"{mib:.0f}" for _, mib in gen.rss)
+    command = ".venv/bin/python bench/pdf_bench.py" + (f" --learners {n}" if n != 10_000 else "")
+    for flag in ("sqlite", "light_template", "tuned_s3"):
+        command += f" --{flag.replace('_', '-')}" if getattr(args, flag) else ""
+    command += f" --template {args.template}" if args.template else ""
+    storage = " (PDF storage tuned: file_overwrite=True, use_threads=False)" if args.tuned_s3 else ""
+    chunk_count = len(start.chunks)
+    chunk_size = max((len(chunk) for chunk in start.chunks), default=0)
+    lines = [
+        f"PDF credentials, {n:,} passing learners, one process, {backend}, S3 on moto's server (subprocess, local"
+        f" HTTP){storage}, overlay generator on a {template_kib:.0f} KiB A4-landscape template, test settings,"
+        f" DEBUG off (`{command}`).",
+        "",
+        "| step | items | seconds | per second | SQL statements | SQL per item |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| 1. `start_run`: eligibility, pending rows, credentials | {n:,} learners | {start.seconds:.2f}"
+        f" | {n / start.seconds:,.0f} learners/s | {start.queries:,} | {start.queries / n:.3f} |",
+        f"| 2. generation, {chunk_count} chunks of {chunk_size} (render + S3 + SQL) | {gen.pdfs:,} PDFs"
+        f" | {gen.seconds:.1f} | **{gen.per_second:.1f} PDFs/s** | {meter.queries:,}"
+        f" | {meter.queries / gen.pdfs:.2f} |",
+        f"| 3. re-run (`run_configuration_task`, nothing new) | {n:,} learners | {rerun.seconds:.2f} | — "
+        f"| {rerun.queries:,} | {rerun.queries / n:.3f} |",
+        "",
+        "| generation | |",
+        "|---|---|",
+        f"| PDFs rendered and uploaded per second, one process | **{gen.per_second:.1f}**"
+        f" (aim ≥ {TARGET_PER_SECOND}) |",
+        f"| ms per PDF, p50 / p95 / max (first PDF) | {statistics.median(gen.timings) * 1000:.1f} /"
+        f" {cut[18] * 1000:.1f} / {max(gen.timings) * 1000:.0f} ({gen.timings[0] * 1000:.0f}) |",
+        f"| mean ms per PDF: render / S3 (storage save) / SQL (executing statements, commits) / the rest (the ORM"
+        " building queries and models, the context, Python)"
+        f" | {meter.render_seconds * ms:.1f} /"
+        f" {meter.storage_seconds * ms:.1f} / {meter.sql_seconds * ms:.1f} / {other * ms:.1f} |",
+        f"| CPU ms per PDF in this process (user + system); the rest of the wall time waits for S3 and SQL"
+        f" | {gen.cpu_seconds * ms:.1f} ({gen.cpu_seconds / gen.seconds:.0%} of the wall time) |",
+        f"| SQL statements per PDF | {meter.queries / gen.pdfs:.2f} ({sql_groups});"
+        f" commits {meter.commits / gen.pdfs:g} |",
+        f"| S3 requests per PDF | {s3_calls} |",
+        f"| KiB per PDF | {meter.pdf_bytes / gen.pdfs / 1024:.0f} |",
+        f"| RSS MiB: {' / '.join(when for when, _ in gen.rss)} (most after a chunk) | {rss} ({gen.rss_max:.0f}) |",
+        f"| objects in the bucket / PDFs generated / learners | {gen.objects:,} / {gen.generated:,} / {n:,} |",
+        f"| re-run: new rows / PDFs to generate | {rerun.new_rows} / {rerun.to_generate} |",
+    ]
+    return "\n".join(lines)
+
+
+def run_all(args: argparse.Namespace) -> int:
+    import django
+
+    if args.template:
+        template = args.template.read_bytes()
+    else:
+        template = light_template() if args.light_template else make_template()
+    with tempfile.TemporaryDirectory(prefix="pdf-bench-") as tmp, moto_server() as (endpoint, moto):
+        if args.sqlite:
+            database_url, backend = "sqlite://:memory:", "SQLite in memory"
+        else:
+            database_url = recreate_postgres_database(args.postgres, args.db_name)
+            backend = f"PostgreSQL ({args.db_name})"
+        os.environ.update(
+            service_environment(
+                database_url=database_url, var_dir=Path(tmp), redis_url="redis://127.0.0.1:6379/15", prefix="bench"
+            )
+        )
+        # The storage as PDF_STORAGE=s3 configures it (settings/base.py), pointed at moto.
+        os.environ.update(
+            {
+                "PDF_STORAGE": "s3",
+                "PDF_S3_BUCKET": BUCKET,
+                "AWS_S3_ENDPOINT_URL": endpoint,
+                "AWS_S3_REGION_NAME": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            }
+        )
+        django.setup()
+        from django.conf import settings
+
+        if args.tuned_s3:  # before the storage is first made
+            settings.STORAGES["pdf_credentials"]["OPTIONS"].update(TUNED_S3_OPTIONS)
+
+        try:
+            client = s3_client(endpoint)
+            client.create_bucket(Bucket=BUCKET)
+            started = time.perf_counter()
+            configuration_id = seed(learners=args.learners, template=template)
+            print(
+                f"migrated {backend}, seeded {args.learners:,} learners in {time.perf_counter() - started:.1f}s;"
+                f" template {len(template) / 1024:.0f} KiB; chunks of {settings.PDF_GENERATION_CHUNK_SIZE};"
+                f" storage {settings.STORAGES['pdf_credentials']['BACKEND']} at {endpoint}"
+            )
+            start = step_start_run(configuration_id)
+            print(f"  1. start_run: {start.seconds:.2f}s, {start.queries} SQL statements, {len(start.chunks)} chunks")
+            gen = step_generate(start)
+            check_generation(gen, start, client, learners=args.learners)
+            print(f"  2. generation: {gen.pdfs:,} PDFs in {gen.seconds:.1f}s, {gen.per_second:.1f} PDFs/s")
+            rerun = step_rerun(configuration_id)
+            print(f"  3. re-run: {rerun.seconds:.2f}s, {rerun.queries} SQL statements")
+            if rerun.new_rows or rerun.to_generate:
+                raise SystemExit(f"the re-run made {rerun.new_rows} rows and planned {rerun.to_generate} PDFs")
+            moto_mib = _process_rss_mb(moto.pid)
+            profile = step_profile(args.profile) if args.profile else ""
+        finally:
+            if not args.sqlite:
+                from django.db import connection
+
+                connection.close()
+                drop_postgres_database(args.postgres, args.db_name)
+    print()
+    print(report(args, backend=backend, template_kib=len(template) / 1024, start=start, gen=gen, rerun=rerun))
+    print(f"\nstart_run's SQL: {', '.join(f'{group} {count}' for group, count in start.groups.most_common())}")
+    print(f"moto's server process at the end: {moto_mib:,.0f} MiB RSS (it keeps every object in memory)")
+    if profile:
+        print(f"\n{profile}")
+    if gen.per_second < TARGET_PER_SECOND and not args.no_target:
+        print(f"below the target of {TARGET_PER_SECOND} PDFs/s", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _process_rss_mb(pid: int) -> float:
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def main() -> int:
+    args = parse_args()
+    sys.path.insert(0, str(BASE_DIR))
+    os.chdir(BASE_DIR)
+    return run_all(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
