@@ -121,36 +121,7 @@ def parse_args() -> argparse.Namespace:
 
 def light_template() -> bytes:
     """The generated template's border, heading and 400 vector curves, without its noise image."""
-    import io
-    import math
-
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.pdfgen.canvas import Canvas
-
-    width, height = landscape(A4)
-    out = io.BytesIO()
-    canvas = Canvas(out, pagesize=(width, height))
-    canvas.setStrokeColorRGB(0.6, 0.5, 0.2)
-    canvas.setLineWidth(0.3)
-    for index in range(400):
-        angle = index * math.tau / 400
-        canvas.bezier(
-            width / 2,
-            height - 60,
-            width / 2 + 300 * math.cos(angle),
-            height - 60 + 40 * math.sin(angle),
-            width / 2 - 300 * math.sin(angle),
-            40 + 20 * math.cos(angle),
-            width / 2,
-            40,
-        )
-    canvas.setLineWidth(4)
-    canvas.rect(20, 20, width - 40, height - 40)
-    canvas.setFont("Helvetica-Bold", 36)
-    canvas.drawCentredString(width / 2, height - 100, "Certificate of Achievement")
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
+    return make_template(with_image=False)
 
 
 # --- moto's S3 server ------------------------------------------------------------------------------

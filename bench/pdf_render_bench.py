@@ -80,7 +80,9 @@ class MemoryAssets:
         return self.files[slug]
 
 
-def make_template() -> bytes:
+def make_template(*, with_image: bool = True) -> bytes:
+    """An A4-landscape template: a border, a heading, 400 vector curves and (`with_image`) a 600 x 400
+    photo-like background image."""
     from PIL import Image
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.utils import ImageReader
@@ -89,10 +91,11 @@ def make_template() -> bytes:
     width, height = landscape(A4)
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=(width, height))
-    # a light, photo-like (incompressible) background image, as designers' templates often have
-    noise = random.Random(0).randbytes(600 * 400 * 3)
-    image = Image.frombytes("RGB", (600, 400), bytes(200 + value % 56 for value in noise))
-    canvas.drawImage(ImageReader(image), 60, 60, width - 120, height - 120)
+    if with_image:
+        # a light, photo-like (incompressible) background image, as designers' templates often have
+        noise = random.Random(0).randbytes(600 * 400 * 3)
+        image = Image.frombytes("RGB", (600, 400), bytes(200 + value % 56 for value in noise))
+        canvas.drawImage(ImageReader(image), 60, 60, width - 120, height - 120)
     # an ornament of vector curves
     canvas.setStrokeColorRGB(0.6, 0.5, 0.2)
     canvas.setLineWidth(0.3)
