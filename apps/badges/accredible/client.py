@@ -57,7 +57,7 @@ _DEFAULT_429_PAUSE = 30.0
 _DATE_FORMATS = ("%a, %d %b %Y %H:%M:%S UTC %z", "%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y", "%d/%m/%Y")
 
 
-class AccredibleClient:
+class AccredibleClient(http.SessionClient):
     """One Accredible issuer (or department), reached with its API key. One requests.Session each;
     every request first takes a token from the key's bucket, sleeping up to `max_throttle_wait`
     seconds for it, or raises IssuerError(rate_limited) rather than wait longer."""
@@ -86,15 +86,6 @@ class AccredibleClient:
 
     def __repr__(self) -> str:
         return f"AccredibleClient(organization_id={self._organization_id!r}, base_url={self._base_url!r})"
-
-    def __enter__(self) -> AccredibleClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- the Issuer interface -----------------------------------------------------------------
 

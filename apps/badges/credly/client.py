@@ -60,7 +60,7 @@ _MAX_PAGES = 10_000  # a guard against a next_page_url that never ends
 _MAX_MESSAGE = 500
 
 
-class CredlyClient:
+class CredlyClient(http.SessionClient):
     """One Credly organization, reached with its authorization token. One requests.Session each."""
 
     def __init__(self, credentials: IssuerCredentials, *, timeout: float | None = None) -> None:
@@ -78,15 +78,6 @@ class CredlyClient:
 
     def __repr__(self) -> str:
         return f"CredlyClient(organization_id={self._organization_id!r}, base_url={self._base_url!r})"
-
-    def __enter__(self) -> CredlyClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- the Issuer interface -----------------------------------------------------------------
 

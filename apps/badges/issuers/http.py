@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -15,6 +15,21 @@ import requests
 from .base import IssuerError, IssuerErrorCode, error_for_status, redact
 
 logger = logging.getLogger(__name__)
+
+
+class SessionClient:
+    """What both clients share around their requests.Session: closing it, also as a context manager."""
+
+    _session: requests.Session
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
 
 
 def send(
