@@ -29,9 +29,9 @@ What is timed, in this one process:
 With ``--profile N`` the script then re-issues N PDFs and generates them again under cProfile, and
 prints where the time goes (that pass also deletes each old file: not the workload of step 2). Two
 what-ifs: ``--light-template`` (the same template without its noise image: PDFs of about 50 KiB
-instead of 700) and ``--tuned-s3`` (the PDF storage with ``file_overwrite=True``, no HeadObject before each
-PUT, the names being unique anyway, and ``use_threads=False``, no s3transfer thread pool per upload;
-settings/base.py sets neither today).
+instead of 700) and ``--tuned-s3`` (the PDF storage with ``use_threads=False``: no s3transfer thread
+pool started and joined per upload; settings/base.py does not set it. It also sets ``file_overwrite=True``,
+no HeadObject before each PUT, which settings/base.py now sets itself).
 
 Usage, from the project root::
 
