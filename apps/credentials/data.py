@@ -84,15 +84,18 @@ class CourseCertificateUpdate:
 @dataclass(frozen=True)
 class GradeUpdate:
     """The LMS's word on one learner's grade in a course run. None for the percent or the letter
-    keeps the stored one (a passing-status event carries neither)."""
+    keeps the stored one (a passing-status event carries neither); None for `passed` too (the v2 REST
+    API's grades carry no passing status: a new grade starts not passed) and for `verified` (a new
+    grade starts verified, as the original service's did)."""
 
     learner: LearnerIdentity
     course_run_key: str
     percent_grade: Decimal | None
-    passed: bool
+    passed: bool | None
     letter_grade: str | None = ""
     passed_at: datetime.datetime | None = None
     lms_last_updated_at: datetime.datetime | None = None
+    verified: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,9 @@ class UserCredential(TimeStampedModel):
     )
     awarded_at = models.DateTimeField(null=True, blank=True, help_text="When it was last awarded.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    date_override = models.DateTimeField(
+        null=True, blank=True, help_text="The issue date the LMS set for this certificate, shown instead of the award."
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -172,6 +175,7 @@ class UserGrade(TimeStampedModel):
     passed = models.BooleanField(default=False)
     passed_timestamp = models.DateTimeField(null=True, blank=True, help_text="When the learner first passed.")
     lms_last_updated_at = models.DateTimeField(null=True, blank=True, help_text="The LMS's time of this grade.")
+    verified = models.BooleanField(default=True, help_text="Earned in a verified track, as the LMS reports it.")
 
     class Meta:
         ordering = ["course_run__key"]
@@ -184,3 +188,65 @@ class UserGrade(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} / {self.course_run_id}: {self.percent_grade}"
+
+
+class UserCredentialAttribute(TimeStampedModel):
+    """A named value the LMS attached to a credential (the v2 API's `attributes`, e.g. visible_date or
+    whitelist_reason). Kept as sent; only visible_date also has a meaning here."""
+
+    user_credential = models.ForeignKey(UserCredential, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=255)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user_credential", "name"], name="credentials_attribute_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class CredentialImport(TimeStampedModel):
+    """An import from an existing credentials service (import_credentials): how far it got, so an
+    interrupted import resumes at the page it stopped on, and what it did."""
+
+    source_url = models.URLField(
+        max_length=500, unique=True, help_text="The source's API root, e.g. https://credentials.example.com."
+    )
+    next_page = models.PositiveIntegerField(default=1, help_text="The first page not yet imported.")
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="How many credentials the source reported.")
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    grades_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-modified"]
+
+    def __str__(self) -> str:
+        return self.source_url
+
+
+class CredentialImportSkip(TimeStampedModel):
+    """A source credential the import could not take (unknown course run or program, bad data), with
+    why, for an operator to fix and import again."""
+
+    credential_import = models.ForeignKey(CredentialImport, on_delete=models.CASCADE, related_name="skips")
+    source_uuid = models.UUIDField()
+    username = models.CharField(max_length=255, blank=True)
+    reason = models.TextField()
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["credential_import", "source_uuid"], name="credentials_import_skip_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_uuid}: {self.reason}"

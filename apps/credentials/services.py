@@ -1067,7 +1067,7 @@ def record_grades(*, updates: Sequence[GradeUpdate]) -> list[UserGrade]:
     return grades
 
 
-_GRADE_FIELDS = ("letter_grade", "percent_grade", "passed", "passed_timestamp", "lms_last_updated_at")
+_GRADE_FIELDS = ("letter_grade", "percent_grade", "passed", "passed_timestamp", "lms_last_updated_at", "verified")
 
 
 def _grade_percent(percent_grade: Decimal | None) -> Decimal | None:
@@ -1093,20 +1093,22 @@ def _grade_changes(
         return {
             "letter_grade": update.letter_grade or "",
             "percent_grade": percent if percent is not None else Decimal(0),
-            "passed": update.passed,
+            "passed": bool(update.passed),
             "passed_timestamp": (update.passed_at or now) if update.passed else None,
             "lms_last_updated_at": update.lms_last_updated_at,
+            "verified": update.verified if update.verified is not None else True,
         }
     stored_at = grade.lms_last_updated_at
     if update.lms_last_updated_at and stored_at and update.lms_last_updated_at < stored_at:
         return {}
-    fields: dict[str, object] = {
-        "passed": update.passed,
-        "passed_timestamp": (update.passed_at or (grade.passed_timestamp if grade.passed else now))
-        if update.passed
-        else None,
-        "lms_last_updated_at": update.lms_last_updated_at or stored_at,
-    }
+    fields: dict[str, object] = {"lms_last_updated_at": update.lms_last_updated_at or stored_at}
+    if update.passed is not None:
+        fields["passed"] = update.passed
+        fields["passed_timestamp"] = (
+            (update.passed_at or (grade.passed_timestamp if grade.passed else now)) if update.passed else None
+        )
+    if update.verified is not None:
+        fields["verified"] = update.verified
     if update.letter_grade is not None:
         fields["letter_grade"] = update.letter_grade
     if percent is not None:
