@@ -14,24 +14,27 @@ What is timed, in this one process:
 
 1. ``services.start_run``: eligibility, the pending rows and the learners' credentials, for N learners:
    seconds and SQL statements;
-2. generation of every chunk of the plan as ``tasks.generate_chunk_task`` does it (one ``AssetStore``
-   per chunk, ``services.generate_pdf`` for each PDF of the chunk): PDFs rendered AND uploaded per
-   second, p50/p95 ms per PDF, SQL statements and S3 requests per PDF, the mean time per PDF in the
-   generator (render), in the storage's ``save`` (S3) and in SQL (executing statements and commits;
-   building the queries is the ORM's, in "the rest") (timers around the generator, the storage, each
-   statement and commit: microseconds each), the process's CPU time per PDF, and its RSS at the
-   start, after 1,000 PDFs, after half of them and at the end, and the most after any chunk (flat
-   memory is the aim). Then checked: every PDF generated, the run finished, and the bucket holds
-   exactly the N files the rows name;
+2. generation of every chunk of the plan as ``tasks.generate_chunk_task`` does it (one
+   ``services.generate_chunk`` per chunk, which renders in this thread while the service's uploader
+   thread sends the previous PDF to S3): PDFs rendered AND uploaded per second, ms per PDF of each
+   chunk (p50, max), render and S3 save ms per PDF (p50, p95), SQL statements and S3 requests per PDF,
+   and the mean time per PDF in this thread:
+   in the generator (render), in SQL (executing statements and commits; building the queries is the
+   ORM's, in "the rest"), waiting for an upload to finish (the uploads run ahead by at most two), and
+   the rest. The storage's ``save`` (S3) runs in the uploader thread, overlapping the rendering, so
+   its time is reported apart and is not part of the wall time (timers around the generator, the
+   storage, each statement and commit, and each wait for an upload: microseconds each). Also the
+   process's CPU time per PDF (both threads) and the uploader thread's own, and its RSS at the start,
+   after the chunk that passes 1,000 PDFs, after the one that passes half of them and at the end, and
+   the most after any chunk (flat memory is the aim). Then checked: every PDF generated, the run
+   finished, and the bucket holds exactly the N files the rows name;
 3. a re-run of the configuration (``tasks.run_configuration_task``, nothing new to generate): seconds
    and SQL statements, and no new row.
 
-With ``--profile N`` the script then re-issues N PDFs and generates them again under cProfile, and
-prints where the time goes (that pass also deletes each old file: not the workload of step 2). Two
-what-ifs: ``--light-template`` (the same template without its noise image: PDFs of about 50 KiB
-instead of 700) and ``--tuned-s3`` (the PDF storage with ``use_threads=False``: no s3transfer thread
-pool started and joined per upload; settings/base.py does not set it. It also sets ``file_overwrite=True``,
-no HeadObject before each PUT, which settings/base.py now sets itself).
+With ``--profile N`` the script then re-issues N PDFs and generates them again under cProfile (which
+sees both threads, so the uploads are in it), and prints where the time goes (that pass also deletes
+each old file: not the workload of step 2). A what-if: ``--light-template`` (the same template without
+its noise image: PDFs of about 50 KiB instead of 700).
 
 Usage, from the project root::
 
@@ -39,7 +42,7 @@ Usage, from the project root::
     .venv/bin/python bench/pdf_bench.py --learners 2000       # a quick run
     .venv/bin/python bench/pdf_bench.py --sqlite              # SQLite in memory
     .venv/bin/python bench/pdf_bench.py --learners 2000 --profile 1000
-    .venv/bin/python bench/pdf_bench.py --learners 2000 --tuned-s3 --light-template --no-target
+    .venv/bin/python bench/pdf_bench.py --learners 2000 --light-template --no-target
 
 PostgreSQL: ``--postgres`` names the server (default postgres://postgres@127.0.0.1:5432); the script
 (re)creates its own database ``--db-name`` (credentials_pdf_bench) and drops it at the end. moto's
@@ -90,13 +93,6 @@ TEMPLATE_SLUG = "bench-template"
 RSS_EARLY = 1000  # PDFs generated at the second RSS sample
 
 
-# What --tuned-s3 sets on the PDF storage: the file names are unique by construction (verification uuid and
-# a microsecond timestamp), so the HeadObject that file_overwrite=False sends before each PUT to find a
-# free name is wasted; and a single-part upload needs no s3transfer thread pool, which use_threads=True
-# starts and joins for every file.
-TUNED_S3_OPTIONS = {"file_overwrite": True, "use_threads": False}
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=10_000, help="passing learners, one PDF each (10,000)")
@@ -107,11 +103,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--db-name", default="credentials_pdf_bench", help="PostgreSQL database to (re)create")
     parser.add_argument("--template", type=Path, help="a template PDF to use instead of the generated one")
     parser.add_argument("--light-template", action="store_true", help="the generated template without its noise image")
-    parser.add_argument(
-        "--tuned-s3",
-        action="store_true",
-        help="the PDF storage with file_overwrite=True and use_threads=False (see the docstring)",
-    )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N re-issued PDFs")
     parser.add_argument("--no-target", action="store_true", help="exit 0 even below 50 PDFs/s")
     args = parser.parse_args()
@@ -191,22 +182,21 @@ def bucket_keys(client: Any) -> set[str]:
 @dataclass
 class Meter:
     """SQL statements (by text) and their time, through a Django execute wrapper; the time spent in the
-    generator and in the storage's save and delete; S3 requests by operation (botocore's before-call
-    event). Counting only: nothing per statement is kept but a counter."""
+    generator, waiting for an upload, and in the storage's save (in the uploader thread: its wall and
+    CPU time) and delete; S3 requests by operation (botocore's before-call event on each thread's
+    client). Counting only: nothing per statement is kept but a counter."""
 
     statements: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     sql_seconds: float = 0.0  # statements and commits
     render_seconds: float = 0.0
-    storage_seconds: float = 0.0
+    render_timings: list[float] = field(default_factory=list)
+    upload_wait_seconds: float = 0.0  # this thread, waiting for the uploader
+    storage_seconds: float = 0.0  # the uploader thread's saves (and deletes, wherever they run)
+    storage_cpu_seconds: float = 0.0  # the uploader thread's CPU time in its saves
+    save_timings: list[float] = field(default_factory=list)
     s3_calls: Counter[str] = field(default_factory=Counter)
     pdf_bytes: int = 0
-
-    def reset(self) -> None:
-        self.statements.clear()
-        self.s3_calls.clear()
-        self.sql_seconds = self.render_seconds = self.storage_seconds = 0.0
-        self.commits = self.pdf_bytes = 0
 
     @property
     def queries(self) -> int:
@@ -239,20 +229,34 @@ class Meter:
 
 
 class TimedStorage:
-    """The PDF storage, its save and delete timed; everything else passed through."""
+    """The PDF storage, its save and delete timed, and the S3 client of each thread that calls them
+    watched; everything else passed through."""
 
     def __init__(self, storage: Any, meter: Meter) -> None:
         self._storage = storage
         self._meter = meter
+        self.watched: list[Any] = []  # the event emitters of the clients watched, to unregister
+
+    def watch(self) -> None:
+        """The meter on this thread's S3 client (django-storages keeps one per thread)."""
+        events = self._storage.connection.meta.client.meta.events
+        if not any(events is watched for watched in self.watched):
+            events.register("before-call.s3", self._meter.on_s3_call, unique_id="pdf-bench")
+            self.watched.append(events)
 
     def save(self, name: str, content: Any, *args: Any, **kwargs: Any) -> str:
-        started = time.perf_counter()
+        self.watch()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return str(self._storage.save(name, content, *args, **kwargs))
         finally:
-            self._meter.storage_seconds += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            self._meter.storage_seconds += seconds
+            self._meter.storage_cpu_seconds += time.thread_time() - cpu
+            self._meter.save_timings.append(seconds)
 
     def delete(self, name: str) -> None:
+        self.watch()
         started = time.perf_counter()
         try:
             self._storage.delete(name)
@@ -263,9 +267,34 @@ class TimedStorage:
         return getattr(self._storage, name)
 
 
+class TimedUploads:
+    """The service's uploader, each wait for one of its uploads timed (a Future whose result() is
+    timed; the rest of the Future passed through)."""
+
+    def __init__(self, executor: Any, meter: Meter) -> None:
+        self._executor = executor
+        self._meter = meter
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        future = self._executor.submit(*args, **kwargs)
+        meter = self._meter
+        real_result = future.result
+
+        def result(timeout: float | None = None) -> Any:
+            started = time.perf_counter()
+            try:
+                return real_result(timeout)
+            finally:
+                meter.upload_wait_seconds += time.perf_counter() - started
+
+        future.result = result
+        return future
+
+
 @contextmanager
 def metered(meter: Meter) -> Iterator[None]:
-    """The meter on every SQL statement and commit, the generator, the PDF storage and its S3 client."""
+    """The meter on every SQL statement and commit, the generator, the uploader, the PDF storage and
+    its S3 clients."""
     from unittest import mock
 
     from django.db import connections
@@ -273,6 +302,7 @@ def metered(meter: Meter) -> Iterator[None]:
     from apps.pdf_credentials import plugins, services
 
     real_load = plugins.load
+    real_uploader = services._uploader
     storage = services.pdf_storage()
     timed_storage = TimedStorage(storage, meter)
 
@@ -286,7 +316,9 @@ def metered(meter: Meter) -> Iterator[None]:
             try:
                 content = plugin(*args, **kwargs)
             finally:
-                meter.render_seconds += time.perf_counter() - started
+                seconds = time.perf_counter() - started
+                meter.render_seconds += seconds
+                meter.render_timings.append(seconds)
             meter.pdf_bytes += len(content)
             return content
 
@@ -294,18 +326,18 @@ def metered(meter: Meter) -> Iterator[None]:
 
     database = connections["default"]
     real_commit = database.commit
-    events = storage.connection.meta.client.meta.events
-    events.register("before-call.s3", meter.on_s3_call, unique_id="pdf-bench")
     try:
         with (
             database.execute_wrapper(meter.execute),
             mock.patch.object(database, "commit", lambda: meter.commit(real_commit)),
             mock.patch.object(plugins, "load", load),
             mock.patch.object(services, "pdf_storage", lambda: timed_storage),
+            mock.patch.object(services, "_uploader", lambda: TimedUploads(real_uploader(), meter)),
         ):
             yield
     finally:
-        events.unregister("before-call.s3", unique_id="pdf-bench")
+        for events in timed_storage.watched:
+            events.unregister("before-call.s3", unique_id="pdf-bench")
 
 
 # --- the seeded database --------------------------------------------------------------------------
@@ -394,7 +426,7 @@ class StartRun:
 class Generation:
     pdfs: int
     seconds: float
-    timings: list[float]
+    chunk_timings: list[float]  # seconds per PDF of each chunk
     rss: list[tuple[str, float]]  # (when, MiB)
     rss_max: float  # the most after any chunk
     cpu_seconds: float  # this process's, user + system
@@ -427,7 +459,7 @@ def step_start_run(configuration_id: int) -> StartRun:
 
 
 def step_generate(plan: StartRun) -> Generation:
-    """Every chunk as generate_chunk_task runs it: one AssetStore per chunk, generate_pdf per PDF."""
+    """Every chunk as generate_chunk_task runs it: one services.generate_chunk per chunk."""
     import psutil
 
     from apps.pdf_credentials import services
@@ -437,22 +469,23 @@ def step_generate(plan: StartRun) -> Generation:
     samples = sorted({min(RSS_EARLY, total), total // 2} - {0})
     rss = [("start", rss_mb())]
     rss_max = rss[0][1]
-    timings: list[float] = []
+    chunk_timings: list[float] = []
     retries: list[int] = []
+    done = 0
     cpu = psutil.Process().cpu_times()
     with metered(meter):
         started = time.perf_counter()
         for chunk in plan.chunks:
-            assets = services.AssetStore()
-            for pdf_id in chunk:
-                before = time.perf_counter()
-                outcome = services.generate_pdf(pdf_id=pdf_id, run_id=plan.run_id, assets=assets)
-                timings.append(time.perf_counter() - before)
-                if outcome.retry:
-                    retries.append(pdf_id)
-                if len(timings) in samples:
-                    rss.append((f"after {len(timings):,}", rss_mb()))
-            rss_max = max(rss_max, rss_mb())
+            before = time.perf_counter()
+            outcome = services.generate_chunk(pdf_ids=chunk, run_id=plan.run_id)
+            chunk_timings.append((time.perf_counter() - before) / len(chunk))
+            retries.extend(outcome.retry)
+            done += len(chunk)
+            now_mb = rss_mb()
+            rss_max = max(rss_max, now_mb)
+            while samples and done >= samples[0]:
+                rss.append((f"after {done:,}", now_mb))
+                samples.pop(0)
         seconds = time.perf_counter() - started
     cpu_end = psutil.Process().cpu_times()
     rss.append(("end", rss_mb()))
@@ -461,7 +494,7 @@ def step_generate(plan: StartRun) -> Generation:
     return Generation(
         pdfs=total,
         seconds=seconds,
-        timings=timings,
+        chunk_timings=chunk_timings,
         rss=rss,
         rss_max=rss_max,
         cpu_seconds=cpu_end.user + cpu_end.system - cpu.user - cpu.system,
@@ -511,7 +544,8 @@ def step_rerun(configuration_id: int) -> Rerun:
 
 
 def step_profile(count: int) -> str:
-    """Re-issue `count` PDFs and generate them again under cProfile, chunk by chunk."""
+    """Re-issue `count` PDFs and generate them again under cProfile, chunk by chunk. Since Python 3.12
+    cProfile sees every thread (it is built on sys.monitoring), so the uploader's calls are in it too."""
     from django.conf import settings
 
     from apps.pdf_credentials import services
@@ -523,14 +557,12 @@ def step_profile(count: int) -> str:
     started = time.perf_counter()
     profile.enable()
     for chunk in chunks(ids, settings.PDF_GENERATION_CHUNK_SIZE):
-        assets = services.AssetStore()
-        for pdf_id in chunk:
-            services.generate_pdf(pdf_id=pdf_id, run_id=None, assets=assets)
+        services.generate_chunk(pdf_ids=chunk)
     profile.disable()
     seconds = time.perf_counter() - started
     return (
         f"cProfile of {len(ids):,} re-issued PDFs ({len(ids) / seconds:.1f} PDFs/s under the profiler, old files"
-        f" deleted too):\n{format_profile(profile)}"
+        f" deleted too; both threads, the uploader's calls included):\n{format_profile(profile)}"
     )
 
 
@@ -542,31 +574,35 @@ def report(
 ) -> str:
     n = args.learners
     meter = gen.meter
-    cut = statistics.quantiles(gen.timings, n=20)
     ms = 1000 / gen.pdfs
-    other = gen.seconds - meter.render_seconds - meter.storage_seconds - meter.sql_seconds
+    other = gen.seconds - meter.render_seconds - meter.sql_seconds - meter.upload_wait_seconds
     sql_groups = ", ".join(f"{group} {count / gen.pdfs:.3g}" for group, count in meter.groups().most_common())
     s3_calls = ", ".join(f"{name} {count / gen.pdfs:.3g}" for name, count in meter.s3_calls.most_common())
     rss = " / ".join(f"{mib:.0f}" for _, mib in gen.rss)
     command = ".venv/bin/python bench/pdf_bench.py" + (f" --learners {n}" if n != 10_000 else "")
-    for flag in ("sqlite", "light_template", "tuned_s3"):
+    for flag in ("sqlite", "light_template"):
         command += f" --{flag.replace('_', '-')}" if getattr(args, flag) else ""
     command += f" --template {args.template}" if args.template else ""
-    storage = " (PDF storage tuned: file_overwrite=True, use_threads=False)" if args.tuned_s3 else ""
     chunk_count = len(start.chunks)
     chunk_size = max((len(chunk) for chunk in start.chunks), default=0)
+
+    def p50_p95(timings: list[float]) -> str:
+        if len(timings) < 2:
+            return " / ".join([f"{timings[0] * 1000:.1f}"] * 2) if timings else "-"
+        return f"{statistics.median(timings) * 1000:.1f} / {statistics.quantiles(timings, n=20)[18] * 1000:.1f}"
+
     lines = [
         f"PDF credentials, {n:,} passing learners, one process, {backend}, S3 on moto's server (subprocess, local"
-        f" HTTP){storage}, overlay generator on a {template_kib:.0f} KiB A4-landscape template, test settings,"
+        f" HTTP), overlay generator on a {template_kib:.0f} KiB A4-landscape template, test settings,"
         f" DEBUG off (`{command}`).",
         "",
         "| step | items | seconds | per second | SQL statements | SQL per item |",
         "|---|---:|---:|---:|---:|---:|",
         f"| 1. `start_run`: eligibility, pending rows, credentials | {n:,} learners | {start.seconds:.2f}"
         f" | {n / start.seconds:,.0f} learners/s | {start.queries:,} | {start.queries / n:.3f} |",
-        f"| 2. generation, {chunk_count} chunks of {chunk_size} (render + S3 + SQL) | {gen.pdfs:,} PDFs"
-        f" | {gen.seconds:.1f} | **{gen.per_second:.1f} PDFs/s** | {meter.queries:,}"
-        f" | {meter.queries / gen.pdfs:.2f} |",
+        f"| 2. generation, {chunk_count} chunks of {chunk_size} (`generate_chunk`: render, S3, SQL) | {gen.pdfs:,}"
+        f" PDFs | {gen.seconds:.1f} | **{gen.per_second:.1f} PDFs/s** | {meter.queries:,}"
+        f" | {meter.queries / gen.pdfs:.3f} |",
         f"| 3. re-run (`run_configuration_task`, nothing new) | {n:,} learners | {rerun.seconds:.2f} | — "
         f"| {rerun.queries:,} | {rerun.queries / n:.3f} |",
         "",
@@ -574,16 +610,20 @@ def report(
         "|---|---|",
         f"| PDFs rendered and uploaded per second, one process | **{gen.per_second:.1f}**"
         f" (aim ≥ {TARGET_PER_SECOND}) |",
-        f"| ms per PDF, p50 / p95 / max (first PDF) | {statistics.median(gen.timings) * 1000:.1f} /"
-        f" {cut[18] * 1000:.1f} / {max(gen.timings) * 1000:.0f} ({gen.timings[0] * 1000:.0f}) |",
-        f"| mean ms per PDF: render / S3 (storage save) / SQL (executing statements, commits) / the rest (the ORM"
-        " building queries and models, the context, Python)"
-        f" | {meter.render_seconds * ms:.1f} /"
-        f" {meter.storage_seconds * ms:.1f} / {meter.sql_seconds * ms:.1f} / {other * ms:.1f} |",
-        f"| CPU ms per PDF in this process (user + system); the rest of the wall time waits for S3 and SQL"
-        f" | {gen.cpu_seconds * ms:.1f} ({gen.cpu_seconds / gen.seconds:.0%} of the wall time) |",
-        f"| SQL statements per PDF | {meter.queries / gen.pdfs:.2f} ({sql_groups});"
-        f" commits {meter.commits / gen.pdfs:g} |",
+        f"| ms per PDF of a chunk (its seconds / its PDFs), p50 / max (first chunk) |"
+        f" {statistics.median(gen.chunk_timings) * 1000:.1f} / {max(gen.chunk_timings) * 1000:.1f}"
+        f" ({gen.chunk_timings[0] * 1000:.1f}) |",
+        f"| mean ms per PDF in the generating thread: render / SQL (executing statements, commits) / waiting for an"
+        " upload / the rest (the ORM building queries and models, the context, Python)"
+        f" | {meter.render_seconds * ms:.1f} / {meter.sql_seconds * ms:.1f} / {meter.upload_wait_seconds * ms:.1f}"
+        f" / {other * ms:.1f} |",
+        f"| mean ms per PDF in the uploader thread: S3 (storage save; overlaps the rendering, so not part of the wall"
+        f" time), of which CPU | {meter.storage_seconds * ms:.1f}, {meter.storage_cpu_seconds * ms:.1f} |",
+        f"| ms per PDF, p50 / p95: render; S3 save | {p50_p95(meter.render_timings)}; {p50_p95(meter.save_timings)} |",
+        f"| CPU ms per PDF in this process (user + system, both threads) | {gen.cpu_seconds * ms:.1f}"
+        f" ({gen.cpu_seconds / gen.seconds:.0%} of the wall time) |",
+        f"| SQL statements per PDF | {meter.queries / gen.pdfs:.3f} ({sql_groups});"
+        f" commits {meter.commits / gen.pdfs:.3g} |",
         f"| S3 requests per PDF | {s3_calls} |",
         f"| KiB per PDF | {meter.pdf_bytes / gen.pdfs / 1024:.0f} |",
         f"| RSS MiB: {' / '.join(when for when, _ in gen.rss)} (most after a chunk) | {rss} ({gen.rss_max:.0f}) |",
@@ -625,9 +665,6 @@ def run_all(args: argparse.Namespace) -> int:
         )
         django.setup()
         from django.conf import settings
-
-        if args.tuned_s3:  # before the storage is first made
-            settings.STORAGES["pdf_credentials"]["OPTIONS"].update(TUNED_S3_OPTIONS)
 
         try:
             client = s3_client(endpoint)

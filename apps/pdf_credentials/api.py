@@ -64,9 +64,8 @@ def run_configuration_inline(*, configuration_id: int) -> RunData:
     plan = services.start_run(configuration_id=configuration_id)
     assets = services.AssetStore()
     generated = sum(
-        services.generate_pdf(pdf_id=pdf_id, run_id=plan.run_id, assets=assets).generated
+        len(services.generate_chunk(pdf_ids=chunk, run_id=plan.run_id, assets=assets).generated)
         for chunk in plan.chunks
-        for pdf_id in chunk
     )
     pdfs = PdfCredential.objects.filter(configuration_id=configuration_id, status=PdfStatus.GENERATED).order_by("pk")
     return RunData(

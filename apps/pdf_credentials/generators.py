@@ -20,7 +20,7 @@ the overlay's on an A4-landscape template, and follow the template's page size):
         "signatories": {"x": 421, "y": 100, "size": 10, "spacing": 190, "color": "#1a1a1a",
                         "font": "builtin:sans-bold", "detail_font": "builtin:sans", "align": "center",
                         "max_width": 180},
-        "qr": {"x": 711, "y": 40, "size": 90},           # the image includes a 4-module white margin
+        "qr": {"x": 711, "y": 40, "size": 90},           # the square includes a 4-module white margin
         "heading": {..., "text": "Certificate of Completion"},  # plain only, also "preamble", "statement"
         "issuer": false                                   # false leaves a field out
       }
@@ -33,9 +33,10 @@ DejaVu Sans (bold when the field's font is ``builtin:sans-bold``), WenQuanYi Mic
 glyph for it, so a name renders whatever its script. Arabic is shaped (arabic-reshaper) and all
 right-to-left text put in visual order (python-bidi) before drawing, since reportlab does neither.
 
-Each template PDF is parsed once per process (keyed by slug and content hash) and imported as form
-XObjects drawn under the credential on a single reportlab canvas, so no PDF is parsed or merged per
-rendering; each font is registered with reportlab once per process. ``bench/pdf_render_bench.py``
+Each template PDF is parsed once per process (keyed by slug and content hash, the hash computed once
+per bytes object the asset source hands out) and imported as form XObjects drawn under the credential
+on a single reportlab canvas, so no PDF is parsed or merged per rendering; each font is registered
+with reportlab once per process. ``bench/pdf_render_bench.py``
 measures the rate this gives.
 """
 
@@ -67,7 +68,7 @@ from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject, StreamObject
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.utils import ImageReader
+from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFObject, PDFObjectReference, xObjectName
 from reportlab.pdfbase.pdfdoc import format as pdf_format
@@ -86,7 +87,10 @@ PAGE_SIZE = landscape(A4)  # the plain generator's page: 841.9 x 595.3 pt
 
 _FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 _TEMPLATE_CACHE_SIZE = 16
-_QR_SCALE = 4  # PNG pixels per module: crisp when scaled, whatever the viewer's image smoothing
+_DIGEST_CACHE_SIZE = 8  # asset bytes objects whose hash is kept (with the bytes: a few MiB at most)
+_QR_MASK = 0  # see _draw_qr
+_QR_QUIET_ZONE = 4  # modules of white around the symbol, as the standard asks
+_DARK_RUN = re.compile(b"\x01+")  # a run of dark modules in a row of segno's matrix
 
 Align = Literal["left", "center", "right"]
 
@@ -124,7 +128,7 @@ class SignatoriesStyle:
 class QrStyle:
     x: float
     y: float
-    size: float  # side of the square image, white margin included
+    size: float  # side of the square, white margin included
 
 
 Style = TextStyle | SignatoriesStyle | QrStyle
@@ -314,6 +318,27 @@ def _read_asset(assets: AssetSource, slug: str, *, option: str) -> bytes:
         ) from error
 
 
+_digests_lock = threading.Lock()
+# id(bytes) -> (those bytes, their sha256): holding the bytes keeps their id from being reused.
+_digests: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
+
+
+def _digest(data: bytes) -> str:
+    """The sha256 of an asset's bytes, computed once per bytes object: an AssetStore hands out the same
+    object for every PDF of a chunk, and hashing a template costs ~0.3 ms per rendering otherwise."""
+    with _digests_lock:
+        known = _digests.get(id(data))
+        if known is not None and known[0] is data:
+            _digests.move_to_end(id(data))
+            return known[1]
+    digest = hashlib.sha256(data).hexdigest()
+    with _digests_lock:
+        _digests[id(data)] = (data, digest)
+        while len(_digests) > _DIGEST_CACHE_SIZE:
+            _digests.popitem(last=False)
+    return digest
+
+
 # --- fonts -----------------------------------------------------------------------------------
 
 
@@ -377,7 +402,7 @@ class _Fonts:
 
     def _asset_font(self, slug: str, *, option: str) -> _Font:
         data = _read_asset(self._assets, slug, option=option)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = _digest(data)
 
         def load() -> TTFont:
             try:
@@ -558,14 +583,28 @@ def _as_text(style: SignatoriesStyle, font: str) -> TextStyle:
 
 
 def _draw_qr(canvas: Canvas, url: str, style: QrStyle) -> None:
-    # An image, not reportlab's QR widget, which draws every module as a vector path (INFRA-NOTES §5:
-    # 220-270 ms per PDF). segno picks the mask by the standard's penalty rules, which is about 4.5 ms
-    # of the ~8 ms this takes; a fixed mask (segno.make(..., mask=0)) would save that, at some risk to
-    # how readily scanners lock on to the code, so it is left to the standard.
-    png = io.BytesIO()
-    segno.make(url, error="m", micro=False).save(png, kind="png", scale=_QR_SCALE, border=4)
-    png.seek(0)
-    canvas.drawImage(ImageReader(png), style.x, style.y, style.size, style.size)
+    # Vector paths written as PDF operators, not an image and not reportlab's QR widget (which draws
+    # each module as its own path: INFRA-NOTES §5, 220-270 ms per PDF): a white square for the symbol
+    # and its quiet zone, then one rectangle per horizontal run of dark modules, all filled by a single
+    # `f`, so renderers show no seams between rows. Drawing takes about 0.2 ms (segno's encoding
+    # another 0.8); the PNG image this replaced took ~1.3 ms to save and for reportlab to embed.
+    # The mask is fixed: choosing it by the standard's penalty rules (segno's default) costs ~3 ms per
+    # PDF, and any of the eight masks is a valid QR code that scanners read from its format
+    # information. The tests decode many PDFs' codes (random verification URLs) to keep that true.
+    code = segno.make(url, error="m", micro=False, mask=_QR_MASK)
+    modules = len(code.matrix)
+    side = modules + 2 * _QR_QUIET_ZONE
+    scale = style.size / side
+    ops = [
+        f"q {fp_str(scale, 0, 0, scale, style.x, style.y)} cm 1 g 0 0 {side} {side} re f 0 g",
+    ]
+    for row, line in enumerate(code.matrix):
+        y = side - _QR_QUIET_ZONE - 1 - row  # the matrix's first row is the symbol's top
+        ops.extend(
+            f"{_QR_QUIET_ZONE + run.start()} {y} {run.end() - run.start()} 1 re" for run in _DARK_RUN.finditer(line)
+        )
+    ops.append("f Q")
+    canvas.addLiteral("\n".join(ops))
 
 
 def _new_canvas(context: CredentialContext, size: tuple[float, float]) -> tuple[Canvas, io.BytesIO]:
@@ -715,7 +754,7 @@ _templates: OrderedDict[tuple[str, str], _Template] = OrderedDict()  # (slug, sh
 
 def _template(slug: str, assets: AssetSource) -> _Template:
     data = _read_asset(assets, slug, option="options.template")
-    key = (slug, hashlib.sha256(data).hexdigest())
+    key = (slug, _digest(data))
     with _templates_lock:
         template = _templates.get(key)
         if template is not None:

@@ -116,6 +116,9 @@ class PdfCredential(TimeStampedModel):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True, help_text="A worker is generating it until then.")
+    # Set with claimed_until by the generation that claims the row, fresh for each claim: that worker
+    # reads back, and records, exactly the rows it holds (see services.generate_chunk).
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     generated_at = models.DateTimeField(null=True, blank=True)
     invalidated_at = models.DateTimeField(null=True, blank=True)
     invalidation_reason = models.CharField(max_length=255, blank=True)

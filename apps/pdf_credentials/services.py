@@ -1,15 +1,21 @@
 """Writes: configurations and their celery-beat tasks, runs, and each learner's PDF from eligibility to
 an invalidated file. Rendering and storage I/O never run inside a transaction (R6): a generation claims
-its row, renders and stores the file, then records the outcome."""
+a chunk's rows, renders and stores the files, then records the outcomes."""
 
 from __future__ import annotations
 
 import datetime
 import json
 import logging
+import os
+import threading
 import uuid
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +23,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -309,7 +315,13 @@ def _configuration_data(configuration: CredentialConfiguration) -> plugins.Confi
     )
 
 
-# --- generating one PDF -------------------------------------------------------------------------
+# --- generating PDFs ----------------------------------------------------------------------------
+
+# Generation outcomes are written this many PDFs at a time, in one transaction.
+RECORD_BATCH = 50
+# Uploads handed to the uploader and not yet done (the one sending and the next), each holding its
+# rendered PDF in memory: rendering waits rather than pile PDFs up when storage is slower.
+MAX_UPLOADS_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -319,63 +331,203 @@ class GenerationOutcome:
     retry: bool = False  # a transient failure: the PDF stays pending and is tried again
 
 
-def generate_pdf(*, pdf_id: int, run_id: int | None = None, assets: AssetStore | None = None) -> GenerationOutcome:
-    """Render and store one learner's PDF (a new file each time; the verification uuid stays), then
-    tell the learner after commit. A failure is recorded with its error: retried up to MAX_ATTEMPTS,
-    then failed for an operator. Safe to call concurrently and again: a PDF held by another worker or
-    already generated is left alone."""
-    now = timezone.now()
-    claimed = PdfCredential.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-        pk=pdf_id,
-        status__in=[PdfStatus.PENDING, PdfStatus.GENERATING, PdfStatus.FAILED],
-    ).update(status=PdfStatus.GENERATING, claimed_until=now + datetime.timedelta(seconds=CLAIM_SECONDS))
-    if not claimed:
-        return GenerationOutcome()
-    pdf = PdfCredential.objects.select_related("configuration__credential_type", "user").get(pk=pdf_id)
-    old_file = pdf.file_name
-    try:
-        store = assets or AssetStore()
-        generator = plugins.load(pdf.configuration.credential_type.generator, kind="generator")
-        content = generator(_context(pdf, store=store), pdf.configuration.merged_options(), store)
-        name = pdf_storage().save(_file_name(pdf), ContentFile(content))
-    except Exception as error:  # noqa: BLE001 - a worker boundary: any generator failure is recorded, never lost
-        return _generation_failed(pdf, error, run_id=run_id)
-    with transaction.atomic():
-        PdfCredential.objects.filter(pk=pdf.pk).update(
-            status=PdfStatus.GENERATED,
-            file_name=name,
-            error="",
-            attempts=0,
-            claimed_until=None,
-            generated_at=timezone.now(),
-            modified=timezone.now(),
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """What `generate_chunk` did with each PDF it was given, by id. A PDF in none of these was left
+    alone: held by another worker, already generated, or invalidated."""
+
+    generated: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()  # for good, after MAX_ATTEMPTS or a plugin error: an operator's turn
+    retry: tuple[int, ...] = ()  # a transient failure: the PDF stays pending and is tried again
+
+    def of(self, pdf_id: int) -> GenerationOutcome:
+        return GenerationOutcome(
+            generated=pdf_id in self.generated, failed=pdf_id in self.failed, retry=pdf_id in self.retry
         )
-        if run_id is not None:
-            _count(run_id, generated=1)
-        if old_file and old_file != name:
-            transaction.on_commit(lambda: pdf_storage().delete(old_file), robust=True)
-        if pdf.configuration.notify_learners and pdf.user.email:
-            transaction.on_commit(lambda: _notify(pdf.pk), robust=True)
-    return GenerationOutcome(generated=True)
 
 
-def _generation_failed(pdf: PdfCredential, error: Exception, *, run_id: int | None) -> GenerationOutcome:
+def generate_pdf(*, pdf_id: int, run_id: int | None = None, assets: AssetStore | None = None) -> GenerationOutcome:
+    """`generate_chunk` of one PDF (the same guarantees)."""
+    return generate_chunk(pdf_ids=[pdf_id], run_id=run_id, assets=assets).of(pdf_id)
+
+
+def generate_chunk(
+    *, pdf_ids: Sequence[int], run_id: int | None = None, assets: AssetStore | None = None
+) -> ChunkOutcome:
+    """Render and store these learners' PDFs (a new file each time; the verification uuid stays),
+    record them, delete the files they replace and tell the learners, after commit. A failure is
+    recorded with its error: retried up to MAX_ATTEMPTS, then failed for an operator. Safe to call
+    concurrently and again: a PDF held by another worker, generated or invalidated is left alone, and
+    a worker that dies leaves its claims to expire, so the sweep generates those PDFs again."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    # One conditional UPDATE claims every claimable row (a concurrent claimer's UPDATE of the same row
+    # waits for this one and then no longer matches it), and the token says which rows this call holds.
+    PdfCredential.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        pk__in=list(pdf_ids),
+        status__in=[PdfStatus.PENDING, PdfStatus.GENERATING, PdfStatus.FAILED],
+    ).update(status=PdfStatus.GENERATING, claimed_until=now + _claim_time(), claim_token=token)
+    pdfs = list(
+        PdfCredential.objects.select_related("configuration__credential_type", "user")
+        .filter(pk__in=list(pdf_ids), claim_token=token)
+        .order_by("pk")
+    )
+    if not pdfs:
+        return ChunkOutcome()
+    return _Generation(pdfs, token=token, run_id=run_id, store=assets or AssetStore()).run()
+
+
+def _claim_time() -> datetime.timedelta:
+    return datetime.timedelta(seconds=CLAIM_SECONDS)
+
+
+class _Generation:
+    """One `generate_chunk` call after its claim: renders each PDF in this thread while the previous one
+    uploads in the uploader thread (R6: no transaction is open meanwhile), and records the outcomes by
+    batches of RECORD_BATCH, each in one transaction."""
+
+    def __init__(self, pdfs: list[PdfCredential], *, token: uuid.UUID, run_id: int | None, store: AssetStore) -> None:
+        self.pdfs = pdfs
+        self.token = token
+        self.run_id = run_id
+        self.store = store
+        self.storage = pdf_storage()
+        self.unsettled: deque[tuple[PdfCredential, Future[str]]] = deque()
+        self.stored: list[tuple[PdfCredential, str]] = []  # rendered and uploaded, to record
+        self.errors: list[tuple[PdfCredential, Exception]] = []  # failed, to record
+        self.recorded_ids: set[int] = set()
+        self.generated: list[int] = []
+        self.failed: list[int] = []
+        self.retry: list[int] = []
+
+    def run(self) -> ChunkOutcome:
+        uploader = _uploader()
+        try:
+            for pdf in self.pdfs:
+                try:
+                    generator = plugins.load(pdf.configuration.credential_type.generator, kind="generator")
+                    content = generator(_context(pdf, store=self.store), pdf.configuration.merged_options(), self.store)
+                except Exception as error:  # noqa: BLE001 - a worker boundary: any generator failure is recorded, never lost
+                    self.errors.append((pdf, error))
+                else:
+                    upload = uploader.submit(self.storage.save, _file_name(pdf), ContentFile(content))
+                    self.unsettled.append((pdf, upload))
+                while len(self.unsettled) > MAX_UPLOADS_IN_FLIGHT:
+                    self.settle()
+                if len(self.stored) + len(self.errors) >= RECORD_BATCH:
+                    self.record()
+            while self.unsettled:
+                self.settle()
+            self.record()
+        finally:
+            # Leaving on an error: let the queued uploads end; their rows stay claimed for the sweep.
+            futures_wait([upload for _, upload in self.unsettled])
+        return ChunkOutcome(generated=tuple(self.generated), failed=tuple(self.failed), retry=tuple(self.retry))
+
+    def settle(self) -> None:
+        pdf, upload = self.unsettled.popleft()
+        try:
+            self.stored.append((pdf, upload.result()))
+        except Exception as error:  # noqa: BLE001 - a worker boundary: any storage failure is recorded, never lost
+            self.errors.append((pdf, error))
+
+    def record(self) -> None:
+        """The outcomes so far, in one transaction, for the rows this call still holds (an operator may
+        have re-issued or invalidated one meanwhile; its file is then deleted, not recorded)."""
+        if not self.stored and not self.errors:
+            return
+        stored, errors = self.stored, self.errors
+        self.stored, self.errors = [], []
+        now = timezone.now()
+        with transaction.atomic():
+            held = set(
+                PdfCredential.objects.select_for_update()
+                .filter(pk__in=[pdf.pk for pdf, _ in stored] + [pdf.pk for pdf, _ in errors], **self._held())
+                .values_list("pk", flat=True)
+            )
+            generated = [(pdf, name) for pdf, name in stored if pdf.pk in held]
+            if generated:
+                PdfCredential.objects.filter(pk__in=[pdf.pk for pdf, _ in generated], **self._held()).update(
+                    status=PdfStatus.GENERATED,
+                    file_name=Case(*(When(pk=pdf.pk, then=Value(name)) for pdf, name in generated)),
+                    error="",
+                    attempts=0,
+                    claimed_until=None,
+                    claim_token=None,
+                    generated_at=now,
+                    modified=now,
+                )
+            failed = [_failed(pdf, error, now=now) for pdf, error in errors if pdf.pk in held]
+            PdfCredential.objects.filter(**self._held()).bulk_update(
+                failed, ["status", "error", "attempts", "claimed_until", "claim_token", "modified"]
+            )
+            permanent = [pdf.pk for pdf in failed if pdf.status == PdfStatus.FAILED]
+            self.recorded_ids.update(pdf.pk for pdf, _ in stored + errors)
+            waiting = [pdf.pk for pdf in self.pdfs if pdf.pk not in self.recorded_ids]
+            if waiting:  # a long chunk keeps its claims while it makes progress
+                PdfCredential.objects.filter(pk__in=waiting, **self._held()).update(claimed_until=now + _claim_time())
+            if self.run_id is not None and (generated or permanent):
+                _count(self.run_id, generated=len(generated), failed=len(permanent))
+            for pdf, name in stored:
+                if pdf.pk not in held:
+                    log.info("PDF %s changed while it was generated (re-issued, invalidated): %s deleted", pdf.pk, name)
+                    transaction.on_commit(partial(_delete_file, name), robust=True)
+                elif pdf.file_name and pdf.file_name != name:
+                    transaction.on_commit(partial(_delete_file, pdf.file_name), robust=True)
+            for pdf, _ in generated:
+                if pdf.configuration.notify_learners and pdf.user.email:
+                    transaction.on_commit(partial(_notify, pdf.pk), robust=True)
+        self.generated.extend(pdf.pk for pdf, _ in generated)
+        self.failed.extend(permanent)
+        self.retry.extend(pdf.pk for pdf in failed if pdf.status == PdfStatus.PENDING)
+
+    def _held(self) -> dict[str, Any]:
+        return {"claim_token": self.token, "status": PdfStatus.GENERATING}
+
+
+def _failed(pdf: PdfCredential, error: Exception, *, now: datetime.datetime) -> PdfCredential:
+    """The row as a failure leaves it: pending for another attempt, or failed for good after
+    MAX_ATTEMPTS or a plugin error (bad options or assets: trying again cannot help)."""
     attempts = pdf.attempts + 1
     permanent = isinstance(error, plugins.PluginError) or attempts >= MAX_ATTEMPTS
     message = f"{type(error).__name__}: {error}"
     log.warning("PDF %s of %s failed (attempt %d): %s", pdf.pk, pdf.configuration, attempts, message)
-    with transaction.atomic():
-        PdfCredential.objects.filter(pk=pdf.pk).update(
-            status=PdfStatus.FAILED if permanent else PdfStatus.PENDING,
-            error=message[:5000],
-            attempts=attempts,
-            claimed_until=None,
-            modified=timezone.now(),
-        )
-        if run_id is not None and permanent:
-            _count(run_id, failed=1)
-    return GenerationOutcome(failed=permanent, retry=not permanent)
+    pdf.status = PdfStatus.FAILED if permanent else PdfStatus.PENDING
+    pdf.error = message[:5000]
+    pdf.attempts = attempts
+    pdf.claimed_until = None
+    pdf.claim_token = None
+    pdf.modified = now
+    return pdf
+
+
+def _delete_file(name: str) -> None:
+    pdf_storage().delete(name)
+
+
+# Uploads run in one thread per process, so that a PDF is sent while the next one renders. It lives
+# as long as the process: django-storages keeps one S3 client per thread, so the uploads of every chunk
+# share one client and its connections. Made on first use, and again in a forked child (a fork copies
+# no threads), such as a Celery prefork worker.
+_uploader_lock = threading.Lock()
+_uploader_pool: ThreadPoolExecutor | None = None
+
+
+def _uploader() -> ThreadPoolExecutor:
+    global _uploader_pool
+    with _uploader_lock:
+        if _uploader_pool is None:
+            _uploader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-upload")
+        return _uploader_pool
+
+
+def _forget_uploader() -> None:
+    global _uploader_lock, _uploader_pool
+    _uploader_lock, _uploader_pool = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_uploader)
 
 
 def _count(run_id: int, *, generated: int = 0, failed: int = 0) -> None:

@@ -19,10 +19,9 @@ def run_configuration_task(configuration_id: int) -> int:
 @shared_task(acks_late=True)
 def generate_chunk_task(run_id: int | None, pdf_ids: list[int]) -> None:
     """Generate a chunk of PDFs; transient failures are tried again a minute later."""
-    assets = services.AssetStore()
-    retry = [pdf_id for pdf_id in pdf_ids if services.generate_pdf(pdf_id=pdf_id, run_id=run_id, assets=assets).retry]
-    if retry:
-        generate_chunk_task.apply_async((run_id, retry), countdown=60)
+    outcome = services.generate_chunk(pdf_ids=pdf_ids, run_id=run_id)
+    if outcome.retry:
+        generate_chunk_task.apply_async((run_id, list(outcome.retry)), countdown=60)
 
 
 @shared_task

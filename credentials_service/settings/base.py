@@ -259,7 +259,8 @@ AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID")
 AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY")
 if PDF_STORAGE == "s3":
     STORAGES["pdf_credentials"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage, each PDF sent in one PutObject (no s3transfer pool per file).
+        "BACKEND": "apps.pdf_credentials.storage.PdfS3Storage",
         "OPTIONS": {
             "bucket_name": PDF_S3_BUCKET,
             "endpoint_url": AWS_S3_ENDPOINT_URL or None,

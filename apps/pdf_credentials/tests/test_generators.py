@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import random
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -239,7 +240,7 @@ def test_overlay_prints_every_field_in_each_script(script: str, assets: MemoryAs
     assert name_run.y == pytest.approx(HEIGHT * 0.52)
 
 
-def test_overlay_qr_code_links_to_the_verification_page_and_is_an_image(assets: MemoryAssets) -> None:
+def test_overlay_qr_code_links_to_the_verification_page_and_is_vector_paths(assets: MemoryAssets) -> None:
     # given
     context = make_context("Иван Петров")
 
@@ -248,10 +249,57 @@ def test_overlay_qr_code_links_to_the_verification_page_and_is_an_image(assets: 
 
     # then
     assert decode_qr(render(pdf)) == [context.verification_url]
-    # an image XObject, not vector paths; the template's page is the form XObject under it
+    # no image: the template's page is the only XObject; the code is rectangles filled at once
     page = PdfReader(io.BytesIO(pdf)).pages[0]
     xobjects = [xobject.get_object() for xobject in page["/Resources"]["/XObject"].values()]
-    assert sorted(str(xobject["/Subtype"]) for xobject in xobjects) == ["/Form", "/Image"]
+    assert [str(xobject["/Subtype"]) for xobject in xobjects] == ["/Form"]
+    content = page.get_contents().get_data()
+    assert b" re\nf Q" in content
+
+
+def test_the_qr_code_sits_in_a_white_square_where_the_options_put_it(assets: MemoryAssets) -> None:
+    # given: the code moved over the template's border (a 4 pt line 20 pt from the page's edges)
+    options = {"template": "cert-a4", "fields": {"qr": {"x": 0, "y": 0, "size": 120}}}
+    scale = 2.0
+
+    def pixel(x: float, y: float) -> int:  # PDF points from the bottom-left corner
+        return int(image.getpixel((int(x * scale), image.height - 1 - int(y * scale))))
+
+    # when
+    image = render(overlay_generator(make_context(), options, assets), scale=scale).convert("L")
+
+    # then: the border is hidden in the square's quiet zone (its 4 white modules, ~10 pt here) and
+    # drawn on either side of the square; the square's corners are white
+    assert pixel(5, 20) == 255
+    assert pixel(130, 20) < 64
+    assert pixel(1, 1) == pixel(119, 119) == pixel(1, 119) == pixel(119, 1) == 255
+    assert decode_qr(image) == [make_context().verification_url]
+
+
+def test_qr_codes_of_a_fixed_mask_decode_whatever_the_url() -> None:
+    # given: 50 verification URLs with random uuids, on hosts of different lengths (so several QR
+    # versions), each drawn with the one fixed mask instead of the standard's best one
+    rng = random.Random(7)
+    hosts = [
+        "https://c.ex.io",
+        "https://credentials.example.com",
+        "https://credentials.a-rather-long-university-name.example.edu/learning",
+    ]
+    assets = MemoryAssets(files={"cert": make_template()})
+    for index in range(50):
+        verification_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
+        url = f"{hosts[index % len(hosts)]}/credentials/verify/{verification_uuid}/"
+        context = make_context(verification_url=url, verification_uuid=verification_uuid)
+
+        # when
+        if index % 2:
+            pdf = overlay_generator(context, {"template": "cert"}, assets)
+        else:
+            pdf = plain_generator(context, {}, assets)
+
+        # then: read at 72 dpi as well as at 144 (90 pt: about 1.5 and 3 pixels per module)
+        assert decode_qr(render(pdf, scale=1.0)) == [url], url
+        assert decode_qr(render(pdf, scale=2.0)) == [url], url
 
 
 def test_overlay_inks_the_name_in_every_script(assets: MemoryAssets) -> None:
@@ -407,6 +455,33 @@ def test_a_template_is_parsed_once_per_content(monkeypatch: pytest.MonkeyPatch) 
 
     # then
     assert len(parsed) == 2
+
+
+def test_a_template_is_hashed_once_per_bytes_object_it_comes_as(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: a spy on the hash the template cache is keyed by
+    hashed: list[int] = []
+    real_sha256 = generators.hashlib.sha256
+
+    def sha256(data: bytes) -> Any:
+        hashed.append(len(data))
+        return real_sha256(data)
+
+    monkeypatch.setattr(generators.hashlib, "sha256", sha256)
+    template = make_template("Hashed once")
+    assets = MemoryAssets(files={"cert": template})
+
+    # when: three PDFs from the same bytes (as one AssetStore gives them), then one from an equal copy
+    # (the next chunk's AssetStore), then one from changed bytes
+    for name in ("Jane Doe", "Иван Петров", "王小明"):
+        overlay_generator(make_context(name), {"template": "cert"}, assets)
+    assets.files["cert"] = bytes(bytearray(template))
+    overlay_generator(make_context(), {"template": "cert"}, assets)
+    assets.files["cert"] = make_template("Changed")
+    changed = overlay_generator(make_context(), {"template": "cert"}, assets)
+
+    # then
+    assert hashed == [len(template), len(template), len(assets.files["cert"])]
+    assert "Changed" in [run.text for run in text_runs(changed)]
 
 
 def test_overlay_positions_are_those_of_the_page_as_seen_on_a_rotated_template() -> None:

@@ -18,6 +18,7 @@ import boto3
 import pytest
 from aiosmtpd.controller import Controller
 from botocore.config import Config
+from django.core.files.base import ContentFile
 from django.db import transaction
 
 from apps.catalog.tests.factories import CourseRunFactory
@@ -32,6 +33,7 @@ from apps.pdf_credentials.models import (
     PdfStatus,
     RunStatus,
 )
+from apps.pdf_credentials.storage import PdfS3Storage
 from apps.pdf_credentials.tasks import run_configuration_task
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +89,7 @@ def s3(moto_endpoint: str, settings: Any) -> Any:
     settings.STORAGES = {
         **settings.STORAGES,
         "pdf_credentials": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "apps.pdf_credentials.storage.PdfS3Storage",
             "OPTIONS": {
                 "bucket_name": BUCKET,
                 "endpoint_url": moto_endpoint,
@@ -99,7 +101,7 @@ def s3(moto_endpoint: str, settings: Any) -> Any:
                 "querystring_auth": True,
                 "querystring_expire": 120,
                 "default_acl": None,
-                "file_overwrite": False,
+                "file_overwrite": True,  # as settings/base.py: every PDF name is new
             },
         },
     }
@@ -182,6 +184,27 @@ def test_a_reissue_replaces_the_object_and_an_invalidation_deletes_it(
     # then
     assert keys(s3) == []
     assert client.get(f"/credentials/verify/{pdf.verification_uuid}/pdf/").status_code == 410
+
+
+def test_the_s3_storage_sends_each_pdf_in_one_put_with_its_write_parameters(s3: Any, settings: Any) -> None:
+    # given: object parameters, as AWS_S3_OBJECT_PARAMETERS would set them
+    settings.STORAGES["pdf_credentials"]["OPTIONS"]["object_parameters"] = {"CacheControl": "private, max-age=60"}
+    storage = PdfS3Storage(**settings.STORAGES["pdf_credentials"]["OPTIONS"])
+    calls: list[str] = []
+    storage.connection.meta.client.meta.events.register(
+        "before-call.s3", lambda model, **_: calls.append(model.name), unique_id="test-put"
+    )
+    body = b"%PDF-1.4\n" + bytes(range(256)) * 4096  # 1 MiB
+
+    # when: a name django-storages cleans (backslashes, a "." segment)
+    name = storage.save("pdf_credentials\\7/./learner.pdf", ContentFile(body))
+
+    # then: one request, the cleaned name, the bytes, the content type from the name, the parameters
+    assert name == "pdf_credentials/7/learner.pdf"
+    assert calls == ["PutObject"]
+    stored = s3.get_object(Bucket=BUCKET, Key=name)
+    assert stored["Body"].read() == body
+    assert (stored["ContentType"], stored["CacheControl"]) == ("application/pdf", "private, max-age=60")
 
 
 class Inbox:
