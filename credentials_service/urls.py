@@ -9,8 +9,12 @@ urlpatterns = [
     path("api/v1/", include("apps.credentials.rest_api.v1.urls")),
     path("api/v1/", include("apps.records.rest_api.v1.urls")),
     path("api/v1/", include("apps.badges.rest_api.v1.urls")),
+    # The LMS's calls, as openedx/credentials answers them (a drop-in for an existing Open edX site).
+    path("api/v2/", include("apps.credentials.rest_api.v2.urls")),
+    path("api/credentials/v1/", include("apps.credentials.rest_api.lms_v1.urls")),
     path("records/", include("apps.records.urls")),
     path("credentials/verify/", include("apps.pdf_credentials.urls")),
+    path("credentials/", include("apps.credentials.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

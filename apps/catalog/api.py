@@ -31,6 +31,7 @@ __all__ = [
     "list_programs_with_courses",
     "load_program",
     "record_course_run",
+    "set_certificate_available_date",
     "validate_programs",
 ]
 
@@ -269,6 +270,25 @@ def _create_course_run(*, key: str, course: Course, values: dict[str, Any]) -> t
         run = _lock_course_run(key=key)
         assert run is not None
         return run, False
+
+
+def set_certificate_available_date(
+    *, key: str, certificate_available_date: datetime.datetime | None
+) -> CourseRunChangeData:
+    """Set the date from which the run's certificates are available, as the LMS announces it with its
+    certificate configuration (None: no such date). Idempotent; locks the run's row. Raises
+    CatalogNotFoundError for an unknown run."""
+    with transaction.atomic():
+        run = _lock_course_run(key=key)
+        if run is None:
+            raise CatalogNotFoundError(
+                f"No course run {key!r}.", code=CatalogErrorCode.COURSE_RUN_NOT_FOUND, field="course_run_key"
+            )
+        before = _run_to_data(run, course_title=run.course.title)
+        if run.certificate_available_date != certificate_available_date:
+            run.certificate_available_date = certificate_available_date
+            run.save(update_fields=["certificate_available_date", "modified"])
+        return CourseRunChangeData(key=key, before=before, after=_run_to_data(run, course_title=run.course.title))
 
 
 # --- the catalog import -----------------------------------------------------------------------

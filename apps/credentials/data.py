@@ -82,6 +82,28 @@ class CourseCertificateUpdate:
 
 
 @dataclass(frozen=True)
+class CredentialAttributeData:
+    """A named value the LMS attaches to a credential (the v2 API's `attributes`)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class PublicCertificateData:
+    """What the public page of a course or program certificate shows: never the learner's email."""
+
+    uuid: uuid.UUID
+    kind: str  # "course-run" or "program"
+    learner_name: str
+    title: str
+    issuers: tuple[str, ...]
+    issued_on: datetime.datetime
+    status: str
+    is_visible: bool
+
+
+@dataclass(frozen=True)
 class GradeUpdate:
     """The LMS's word on one learner's grade in a course run. None for the percent or the letter
     keeps the stored one (a passing-status event carries neither); None for `passed` too (the v2 REST
@@ -131,3 +153,56 @@ class LearnerNameData:
 
     user_id: int
     name: str
+
+
+@dataclass(frozen=True)
+class CourseCertificateConfigurationData:
+    """A course run's certificate configuration in one mode, with the run's certificate available date:
+    what the LMS's v2 API (`/api/v2/course_certificates/`) sets and shows."""
+
+    id: int
+    course_run_key: str
+    mode: str
+    is_active: bool
+    certificate_available_date: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class LearnerCertStatusQuery:
+    """One learner_cert_status look-up: a learner named by exactly one of username and LMS user id, and
+    what to report on: courses (by uuid) and course runs (by key, or by uuid as a string)."""
+
+    username: str | None = None
+    lms_user_id: int | None = None
+    course_uuids: frozenset[uuid.UUID] = frozenset()
+    course_runs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LearnerGradeStatusData:
+    letter_grade: str
+    percent_grade: Decimal
+    verified: bool
+
+
+@dataclass(frozen=True)
+class CourseCertificateStatusData:
+    """A learner's course certificate (awarded or revoked) in one run and mode, with their grade there."""
+
+    course_uuid: uuid.UUID
+    course_run_uuid: uuid.UUID | None
+    course_run_key: str
+    mode: str
+    status: str
+    certificate_available_date: datetime.datetime | None
+    grade: LearnerGradeStatusData | None
+
+
+@dataclass(frozen=True)
+class LearnerCertStatusData:
+    """The answer to one `LearnerCertStatusQuery`: the learner as known here (as asked, when unknown,
+    with no certificates) and their course certificates in what was asked about."""
+
+    lms_user_id: int | None
+    username: str | None
+    certificates: tuple[CourseCertificateStatusData, ...]

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
-from django.db.models import CharField, F, Model, QuerySet, Value
+from django.db.models import CharField, F, Model, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf, Trim
+from django.utils import timezone
 
+from apps.catalog.api import CatalogNotFoundError, get_program
 from apps.core.api import User, is_privileged
 
 from .data import (
+    CourseCertificateConfigurationData,
     CourseCertificateData,
+    CourseCertificateStatusData,
     GradeData,
+    LearnerCertStatusData,
+    LearnerCertStatusQuery,
+    LearnerGradeStatusData,
     LearnerNameData,
     ProgramCertificateStatusData,
+    PublicCertificateData,
     UserCredentialData,
 )
 from .exceptions import CredentialsErrorCode, CredentialsNotFoundError
@@ -106,6 +114,104 @@ def get_credential(*, requester: User, credential_uuid: uuid.UUID) -> UserCreden
         raise CredentialsNotFoundError(
             f"No credential {credential_uuid}.", code=CredentialsErrorCode.CREDENTIAL_NOT_FOUND
         ) from None
+
+
+def list_lms_credentials(
+    *,
+    requester: User,
+    username: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    program_uuid: uuid.UUID | None = None,
+    only_visible: bool = False,
+) -> QuerySet[UserCredential]:
+    """Course and program certificates as the LMS's GET /api/v2/credentials/ filters them. Learners see
+    only their own; staff and service users everyone's. `kind` is "program" or "course-run" (anything
+    else filters nothing, as the original); `program_uuid` gives the program's certificates AND the
+    course certificates of its runs (the original's rule); `only_visible` drops those whose visible date
+    is ahead. Oldest first, so pages stay stable while credentials are added. Four queries for a page
+    whatever its size."""
+    types = ContentType.objects.get_for_models(CourseCertificate, ProgramCertificate)
+    credentials = UserCredential.objects.filter(credential_content_type__in=list(types.values()))
+    if not is_privileged(requester):
+        credentials = credentials.filter(user=requester)
+    if username:
+        credentials = credentials.filter(user__username=username)
+    if status:
+        credentials = credentials.filter(status=status)
+    if kind in CREDENTIAL_KINDS:
+        credentials = credentials.filter(credential_content_type=types[CREDENTIAL_KINDS[kind]])
+    if program_uuid:
+        try:
+            program = get_program(program_uuid=program_uuid)
+        except CatalogNotFoundError:
+            return credentials.none()
+        credentials = credentials.filter(
+            Q(
+                credential_content_type=types[ProgramCertificate],
+                credential_id__in=ProgramCertificate.objects.filter(program_id=program.id).values("pk"),
+            )
+            | Q(
+                credential_content_type=types[CourseCertificate],
+                credential_id__in=CourseCertificate.objects.filter(course_run_id__in=program.course_run_ids).values(
+                    "pk"
+                ),
+            )
+        )
+    if only_visible:
+        credentials = credentials.filter(Q(visible_date__isnull=True) | Q(visible_date__lte=timezone.now()))
+    return _with_related(credentials).prefetch_related("attributes").order_by("pk")
+
+
+def get_lms_credential(*, requester: User, credential_uuid: uuid.UUID) -> UserCredential:
+    """One course or program certificate the requester may see; someone else's is as absent as a
+    missing one (404)."""
+    try:
+        return list_lms_credentials(requester=requester).get(uuid=credential_uuid)
+    except UserCredential.DoesNotExist:
+        raise CredentialsNotFoundError(
+            f"No credential {credential_uuid}.", code=CredentialsErrorCode.CREDENTIAL_NOT_FOUND
+        ) from None
+
+
+def get_public_certificate(*, credential_uuid: uuid.UUID) -> PublicCertificateData:
+    """The public page's facts of a course or program certificate: who earned what, from whom, when,
+    and whether it still stands. Raises CredentialsNotFoundError for anything else."""
+    credential = (
+        _with_related(UserCredential.objects.filter(uuid=credential_uuid))
+        .filter(
+            credential_content_type__in=list(
+                ContentType.objects.get_for_models(CourseCertificate, ProgramCertificate).values()
+            )
+        )
+        .first()
+    )
+    if credential is None:
+        raise CredentialsNotFoundError(
+            f"No certificate {credential_uuid}.", code=CredentialsErrorCode.CREDENTIAL_NOT_FOUND
+        )
+    configuration = credential.credential
+    if isinstance(configuration, CourseCertificate):
+        title = configuration.title or configuration.course_run.display_title
+        course = configuration.course_run.course
+        issuers: tuple[str, ...] = tuple(owner.name for owner in course.owners.all()) or (course.key.split("+")[0],)
+    else:
+        assert isinstance(configuration, ProgramCertificate)
+        program = get_program(program_uuid=configuration.program.uuid)
+        title = configuration.title_override or program.title
+        issuers = tuple(organization.name for organization in program.organizations)
+    user = credential.user
+    issued_on = credential.date_override or credential.visible_date or credential.awarded_at or credential.created
+    return PublicCertificateData(
+        uuid=credential.uuid,
+        kind=credential_kind(credential),
+        learner_name=user.full_name or user.username or "",
+        title=title,
+        issuers=issuers,
+        issued_on=issued_on,
+        status=credential.status,
+        is_visible=credential.visible_date is None or credential.visible_date <= timezone.now(),
+    )
 
 
 def get_program_certificate_status(*, user: User, program_id: int) -> ProgramCertificateStatusData | None:
@@ -355,8 +461,150 @@ def list_course_certificate_holders(*, course_run_key: str, mode: str | None = N
     return _read_learner_names(_awarded(CourseCertificate, certificates.values("pk")))
 
 
-def list_program_certificate_holders(*, program_uuid: uuid.UUID) -> list[LearnerNameData]:
+def list_program_certificate_holders(*, program_uuid: uuid.UUID, visible_only: bool = False) -> list[LearnerNameData]:
     """Learners holding an awarded certificate of the program; by user id, each once. Revoked ones never
-    count; an unknown program gives []. One query."""
+    count, nor, with `visible_only`, ones whose visible date is still ahead; an unknown program gives
+    []. One query."""
     certificates = ProgramCertificate.objects.filter(program__uuid=program_uuid).values("pk")
-    return _read_learner_names(_awarded(ProgramCertificate, certificates))
+    awarded = _awarded(ProgramCertificate, certificates)
+    if visible_only:
+        awarded = awarded.filter(Q(visible_date__isnull=True) | Q(visible_date__lte=timezone.now()))
+    return _read_learner_names(awarded)
+
+
+# --- the LMS's certificate configuration and available date (v2 API) ---
+
+
+def list_course_certificate_configurations(
+    *, course_run_key: str, mode: str | None = None
+) -> list[CourseCertificateConfigurationData]:
+    """The run's certificate configurations, in `mode` or in every mode (by mode), each with the run's
+    certificate available date, in one query. An unknown run has none."""
+    configurations = CourseCertificate.objects.filter(course_run__key=course_run_key)
+    if mode is not None:
+        configurations = configurations.filter(certificate_type=mode)
+    return [
+        CourseCertificateConfigurationData(
+            id=pk, course_run_key=key, mode=mode_, is_active=is_active, certificate_available_date=available
+        )
+        for pk, key, mode_, is_active, available in configurations.order_by("certificate_type").values_list(
+            "pk", "course_run__key", "certificate_type", "is_active", "course_run__certificate_available_date"
+        )
+    ]
+
+
+# --- the LMS's learner certificate status look-up ---
+
+
+def list_learner_cert_statuses(*, queries: Sequence[LearnerCertStatusQuery]) -> list[LearnerCertStatusData]:
+    """Answer each look-up, in order: the learner (by LMS user id when given, else by username) and
+    their course certificates, awarded or revoked, in the runs asked about (by key or uuid) and in
+    every run of the courses asked about, by run key and mode, each with their grade in its run (None
+    without one). An unknown learner is answered as asked, with no certificates. At most three queries
+    whatever the number of look-ups."""
+    usernames = {query.username for query in queries if query.username}
+    lms_user_ids = {query.lms_user_id for query in queries if query.lms_user_id is not None}
+    learners = (
+        list(
+            User.objects.filter(Q(username__in=usernames) | Q(lms_user_id__in=lms_user_ids)).values_list(
+                "pk", "username", "lms_user_id"
+            )
+        )
+        if usernames or lms_user_ids
+        else []
+    )
+    by_name = {username: (pk, username, lms_id) for pk, username, lms_id in learners if username is not None}
+    by_lms_id = {lms_id: (pk, username, lms_id) for pk, username, lms_id in learners if lms_id is not None}
+    found = [
+        by_lms_id.get(query.lms_user_id) if query.lms_user_id is not None else by_name.get(query.username or "")
+        for query in queries
+    ]
+    certificates = _read_learner_course_certificates(
+        user_ids={learner[0] for learner in found if learner is not None}, queries=queries
+    )
+    answers = []
+    for query, learner in zip(queries, found, strict=True):
+        if learner is None:
+            answers.append(
+                LearnerCertStatusData(lms_user_id=query.lms_user_id, username=query.username, certificates=())
+            )
+            continue
+        pk, username, lms_id = learner
+        run_keys, run_uuids = _split_course_run_references(query.course_runs)
+        answers.append(
+            LearnerCertStatusData(
+                lms_user_id=lms_id,
+                username=username,
+                certificates=tuple(
+                    certificate
+                    for certificate in certificates.get(pk, ())
+                    if certificate.course_run_key in run_keys
+                    or certificate.course_run_uuid in run_uuids
+                    or certificate.course_uuid in query.course_uuids
+                ),
+            )
+        )
+    return answers
+
+
+def _split_course_run_references(references: Iterable[str]) -> tuple[set[str], set[uuid.UUID]]:
+    # A course run is named by its key or its uuid; no run key parses as a uuid.
+    keys, uuids = set(), set()
+    for reference in references:
+        try:
+            uuids.add(uuid.UUID(reference))
+        except ValueError:
+            keys.add(reference)
+    return keys, uuids
+
+
+def _read_learner_course_certificates(
+    *, user_ids: set[int], queries: Sequence[LearnerCertStatusQuery]
+) -> dict[int, list[CourseCertificateStatusData]]:
+    """These learners' course certificates (any status) in any run or course some look-up asks about,
+    with their grades, keyed by user id, in two queries; each look-up then keeps its own."""
+    run_keys, run_uuids = _split_course_run_references(run for query in queries for run in query.course_runs)
+    course_uuids = {course for query in queries for course in query.course_uuids}
+    if not user_ids or not (run_keys or run_uuids or course_uuids):
+        return {}
+    rows = list(
+        CourseCertificate.objects.filter(
+            Q(course_run__key__in=run_keys)
+            | Q(course_run__uuid__in=run_uuids)
+            | Q(course_run__course__uuid__in=course_uuids),
+            user_credentials__user_id__in=user_ids,
+        )
+        .order_by("course_run__key", "certificate_type")
+        .values_list(
+            "user_credentials__user_id",
+            "course_run_id",
+            "course_run__key",
+            "course_run__uuid",
+            "course_run__course__uuid",
+            "course_run__certificate_available_date",
+            "certificate_type",
+            "user_credentials__status",
+        )
+    )
+    if not rows:
+        return {}
+    grades = {
+        (user_id, run_id): LearnerGradeStatusData(letter_grade=letter, percent_grade=percent, verified=verified)
+        for user_id, run_id, letter, percent, verified in UserGrade.objects.filter(
+            user_id__in=user_ids, course_run_id__in={row[1] for row in rows}
+        ).values_list("user_id", "course_run_id", "letter_grade", "percent_grade", "verified")
+    }
+    by_learner: dict[int, list[CourseCertificateStatusData]] = {}
+    for user_id, run_id, run_key, run_uuid, course_uuid, available, mode, status in rows:
+        by_learner.setdefault(user_id, []).append(
+            CourseCertificateStatusData(
+                course_uuid=course_uuid,
+                course_run_uuid=run_uuid,
+                course_run_key=run_key,
+                mode=mode,
+                status=status,
+                certificate_available_date=available,
+                grade=grades.get((user_id, run_id)),
+            )
+        )
+    return by_learner

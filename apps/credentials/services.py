@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
+from django.urls import reverse
 from django.utils import timezone
 from openedx_events.learning.data import ProgramCertificateData, UserData, UserPersonalData
 from openedx_events.learning.data import ProgramData as EventProgramData
@@ -30,6 +31,7 @@ from apps.catalog.api import (
     get_program_by_id,
     list_programs_with_courses,
     record_course_run,
+    set_certificate_available_date,
 )
 from apps.catalog.data import CourseRunChangeData, CourseRunData, ProgramData
 from apps.core.api import LearnerIdentity, User, get_or_create_learners
@@ -37,8 +39,10 @@ from apps.eventbus.api import OutgoingEvent, enqueue_events
 
 from . import selectors
 from .data import (
+    CourseCertificateConfigurationData,
     CourseCertificateData,
     CourseCertificateUpdate,
+    CredentialAttributeData,
     CredentialChange,
     GradeUpdate,
     ProgramCompletionData,
@@ -46,7 +50,7 @@ from .data import (
     UserCredentialData,
     VisibleDatesData,
 )
-from .exceptions import CredentialsError, CredentialsErrorCode
+from .exceptions import CredentialsError, CredentialsErrorCode, CredentialsNotFoundError
 from .lock_objects import (
     lock_course_certificate,
     lock_credentials,
@@ -62,6 +66,7 @@ from .models import (
     ProgramTypeConfiguration,
     Signatory,
     UserCredential,
+    UserCredentialAttribute,
     UserGrade,
 )
 
@@ -320,6 +325,125 @@ def revoke_program_certificate(*, user: User, program_uuid: uuid.UUID) -> UserCr
     return revoke_credential(user=user, configuration=configuration)
 
 
+# --- the LMS's v2 API: credentials as it posts them ----------------------------------------------
+
+
+def record_lms_credential(
+    *,
+    learner: LearnerIdentity,
+    awarded: bool,
+    course_run_key: str = "",
+    mode: str = "",
+    program_uuid: uuid.UUID | None = None,
+    attributes: Sequence[CredentialAttributeData] = (),
+    date_override: datetime.datetime | None = None,
+) -> UserCredential:
+    """The LMS's POST /api/v2/credentials/: award or revoke, for a learner found or created by LMS id
+    and username, a course run's certificate in a mode (through `record_course_certificates`, as the
+    certificate events) or a program's certificate (through `award_credential`/`revoke_credential`);
+    then keep the attributes it sent (upserted by name, never deleted: the original's rule) and, for
+    a course certificate, its date override (none sent removes it, as the original does). A program
+    completed this way is awarded and announced once, exactly as through events. Idempotent.
+
+    Raises CredentialsError (no course run or mode, unknown mode, a program without an active
+    certificate to award), CatalogNotFoundError (a run outside the catalog), LearnerIdentityError."""
+    with transaction.atomic():
+        if program_uuid is not None:
+            configuration = _program_certificate_for_lms(program_uuid=program_uuid, awarding=awarded)
+            [user] = get_or_create_learners([learner])
+            change = award_credential if awarded else revoke_credential
+            credential = change(user=user, configuration=configuration)
+        else:
+            if not course_run_key or not mode:
+                raise CredentialsError(
+                    "Name the credential: a program_uuid, or a course_run_key and a mode.",
+                    code=CredentialsErrorCode.NO_CONFIGURATION,
+                    field="course_run_key" if not course_run_key else "mode",
+                )
+            update = CourseCertificateUpdate(
+                learner=learner, course_run_key=course_run_key, mode=mode, is_awarded=awarded
+            )
+            credential = record_course_certificates(updates=[update])[0]
+            if credential.date_override != date_override:
+                credential = _apply(credential, {"date_override": date_override})
+        _upsert_attributes(credential_id=credential.pk, attributes=attributes)
+    return credential
+
+
+def change_lms_credential_status(*, credential_uuid: uuid.UUID, awarded: bool) -> UserCredential:
+    """The LMS's PATCH (and DELETE: revoke) of /api/v2/credentials/<uuid>/: award or revoke a course or
+    program certificate by its uuid, by the same services as `record_lms_credential`. Idempotent.
+    Raises CredentialsNotFoundError, or CredentialsError for a credential another app owns (a badge,
+    a PDF credential: those change through their own rules)."""
+    credential = (
+        UserCredential.objects.select_related("user", "credential_content_type").filter(uuid=credential_uuid).first()
+    )
+    if credential is None:
+        raise CredentialsNotFoundError(
+            f"No credential {credential_uuid}.", code=CredentialsErrorCode.CREDENTIAL_NOT_FOUND
+        )
+    configuration = credential.credential
+    if isinstance(configuration, CourseCertificate):
+        user = credential.user
+        update = CourseCertificateUpdate(
+            learner=LearnerIdentity(lms_user_id=user.lms_user_id, username=user.username),
+            course_run_key=configuration.course_run.key,
+            mode=configuration.certificate_type,
+            is_awarded=awarded,
+        )
+        return record_course_certificates(updates=[update])[0]
+    if isinstance(configuration, ProgramCertificate):
+        change = award_credential if awarded else revoke_credential
+        return change(user=credential.user, configuration=configuration)
+    raise CredentialsError(
+        f"Credential {credential_uuid} is a {credential.credential_content_type.name}: it changes through its own "
+        "rules, not this API.",
+        code=CredentialsErrorCode.NO_CONFIGURATION,
+        field="status",
+    )
+
+
+def _program_certificate_for_lms(*, program_uuid: uuid.UUID, awarding: bool) -> ProgramCertificate:
+    # The original's rule: only an active certificate is awarded; any may be revoked.
+    configuration = ProgramCertificate.objects.filter(program__uuid=program_uuid).first()
+    if configuration is None or (awarding and not configuration.is_active):
+        raise CredentialsError(
+            f"No active ProgramCertificate exists for program [{program_uuid}].",
+            code=CredentialsErrorCode.NO_CONFIGURATION,
+            field="program_uuid",
+        )
+    return configuration
+
+
+def _upsert_attributes(*, credential_id: int, attributes: Sequence[CredentialAttributeData]) -> None:
+    """Set these attributes of the credential, by name, in at most three queries. The caller holds a
+    transaction."""
+    if not attributes:
+        return
+    wanted = {attribute.name: attribute.value for attribute in attributes}
+    held = {
+        row.name: row
+        for row in UserCredentialAttribute.objects.select_for_update().filter(
+            user_credential_id=credential_id, name__in=list(wanted)
+        )
+    }
+    now = timezone.now()
+    changed = []
+    for name, value in wanted.items():
+        row = held.get(name)
+        if row is not None and row.value != value:
+            row.value, row.modified = value, now
+            changed.append(row)
+    UserCredentialAttribute.objects.bulk_create(
+        [
+            UserCredentialAttribute(user_credential_id=credential_id, name=name, value=value)
+            for name, value in wanted.items()
+            if name not in held
+        ]
+    )
+    UserCredentialAttribute.objects.bulk_update(changed, ["value", "modified"])
+
+
 # --- the LMS's course certificates ---------------------------------------------------------------
 
 
@@ -551,7 +675,9 @@ def _evaluate_programs_after(
                 current_visible_date=current.visible_date if current else None,
                 allow_revoke=certificate.status == CredentialStatus.REVOKED,
             )
-            if action is _ProgramAction.KEEP:
+            if action is _ProgramAction.KEEP or not _announceable(
+                step.user, program=program, action=action, current_status=current.status if current else None
+            ):
                 continue
             credential, status_changed = held.change(
                 user_id=step.user.pk,
@@ -742,7 +868,9 @@ def _evaluate_programs(
             allow_revoke=allow_revoke,
         )
         outcome = None
-        if action is not _ProgramAction.KEEP:
+        if action is not _ProgramAction.KEEP and _announceable(
+            user, program=program, action=action, current_status=status
+        ):
             outcome = _change_credential(
                 user=user,
                 configuration=configuration,
@@ -761,6 +889,23 @@ def _evaluate_programs(
             )
         )
     return results
+
+
+def _announceable(user: User, *, program: ProgramData, action: _ProgramAction, current_status: str | None) -> bool:
+    """Whether the engine may award or revoke the learner's program certificate now. The event names
+    learners by LMS id, so for a learner known only by username (the LMS's REST calls carry none for
+    course certificates) the change waits: the LMS's own program award, which carries the id, makes
+    it, as does the next course certificate change once the id is known (or
+    recompute_program_certificates). The course certificate itself is recorded either way."""
+    if user.lms_user_id is not None or (action is _ProgramAction.AWARD and current_status == CredentialStatus.AWARDED):
+        return True  # a new visible date for a certificate already held announces nothing
+    log.info(
+        "Program %s: not %s the certificate of %s yet: the learner's LMS user id is unknown.",
+        program.uuid,
+        "awarding" if action is _ProgramAction.AWARD else "revoking",
+        user,
+    )
+    return False
 
 
 class _ProgramAction(enum.Enum):
@@ -857,11 +1002,16 @@ def _program_certificate_event(*, user: User, credential: UserCredential, progra
                 program=EventProgramData(uuid=str(program.uuid), title=program.title, program_type=program.type_slug),
                 uuid=str(credential.uuid),
                 status=credential.status,
-                url=f"{settings.CREDENTIALS_PUBLIC_URL}/api/v1/credentials/{credential.uuid}/",
+                url=certificate_url(credential_uuid=credential.uuid),
                 certificate_available_date=credential.visible_date or credential.awarded_at,
             )
         },
     )
+
+
+def certificate_url(*, credential_uuid: uuid.UUID) -> str:
+    """A course or program certificate's public page: the original's /credentials/<uuid hex>/, here."""
+    return settings.CREDENTIALS_PUBLIC_URL + reverse("credentials:certificate", args=[credential_uuid.hex])
 
 
 # --- configurations ----------------------------------------------------------------------------
@@ -1114,3 +1264,42 @@ def _grade_changes(
     if percent is not None:
         fields["percent_grade"] = percent
     return fields
+
+
+# --- the LMS's certificate configuration and available date (v2 API) ---
+
+
+def record_course_certificate_availability(
+    *,
+    course_run_key: str,
+    mode: str,
+    is_active: bool,
+    certificate_available_date: datetime.datetime | None,
+) -> CourseCertificateConfigurationData:
+    """The LMS's POST /api/v2/course_certificates/, in one transaction: create or update the run's
+    certificate configuration in `mode` (only `is_active`: never its title or signatories), store the
+    run's certificate available date in the catalog and, when that moved the date the run's
+    certificates become visible, recompute the visible dates of what was already awarded in it. A run
+    unknown to the catalog is created when its course is in the catalog. Idempotent. Raises
+    CredentialsError for an unknown mode, CatalogNotFoundError when the run's course is not in the
+    catalog, CatalogError for a key that is not a course run key."""
+    _check_mode(mode)
+    with transaction.atomic():
+        get_or_create_course_run(key=course_run_key)
+        # Lock order: the run's row (setting its date), then its configuration.
+        change = set_certificate_available_date(
+            key=course_run_key, certificate_available_date=certificate_available_date
+        )
+        assert change.before is not None and change.after is not None
+        configuration = _lock_or_create_course_certificate(course_run_id=change.after.id, mode=mode)
+        if configuration.is_active != is_active:
+            _apply(configuration, {"is_active": is_active})
+        if _certificates_available_from(change.before) != _certificates_available_from(change.after):
+            recompute_course_run_visible_dates(course_run_key=course_run_key)
+    return CourseCertificateConfigurationData(
+        id=configuration.pk,
+        course_run_key=change.after.key,
+        mode=configuration.certificate_type,
+        is_active=configuration.is_active,
+        certificate_available_date=change.after.certificate_available_date,
+    )

@@ -139,10 +139,11 @@ def validate_program_completed_options(options: dict[str, Any]) -> None:
 
 @checks_options(validate_program_completed_options)
 def program_completed(configuration: ConfigurationData, options: Mapping[str, Any]) -> list[EligibleLearner]:
-    """Learners holding an awarded certificate of the configuration's program (revoked ones never
-    count). Raises PluginError for a configuration without a program. One query."""
+    """Learners holding an awarded, visible certificate of the configuration's program (revoked ones
+    never count; one whose program certificate is not visible yet waits for it, so no PDF announces a
+    certificate early). Raises PluginError for a configuration without a program. One query."""
     program_uuid = _configured_program(configuration, processor="program_completed")
-    return _learners(credentials_api.list_program_certificate_holders(program_uuid=program_uuid))
+    return _learners(credentials_api.list_program_certificate_holders(program_uuid=program_uuid, visible_only=True))
 
 
 # --- learners awarded a given credential ----------------------------------------------------------

@@ -169,7 +169,7 @@ def test_completing_a_three_course_program_awards_it_once(program: Program, lear
             program=ProgramData(uuid=str(program.uuid), title=program.title, program_type="micromasters"),
             uuid=str(credential.uuid),
             status="awarded",
-            url=f"http://127.0.0.1:8000/api/v1/credentials/{credential.uuid}/",
+            url=f"http://127.0.0.1:8000/credentials/{credential.uuid.hex}/",
             certificate_available_date=credential.visible_date,
         )
     ]

@@ -122,7 +122,7 @@ def test_certificates_to_program_certificate_awarded_end_to_end_over_kafka(
             program=ProgramData(uuid=str(program.uuid), title=program.title, program_type=program.type_slug),
             uuid=str(credential.uuid),
             status="awarded",
-            url=f"{settings.CREDENTIALS_PUBLIC_URL}/api/v1/credentials/{credential.uuid}/",
+            url=f"{settings.CREDENTIALS_PUBLIC_URL}/credentials/{credential.uuid.hex}/",
             certificate_available_date=credential.visible_date or credential.awarded_at,
         )
     }

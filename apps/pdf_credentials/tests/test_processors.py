@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from apps.catalog.models import CourseRun
 from apps.catalog.tests.factories import CourseRunFactory
@@ -178,6 +180,20 @@ def test_program_completed_finds_holders_of_the_programs_awarded_certificate() -
     learners = program_completed(for_program(program.uuid), {})
     # then
     assert learners == [EligibleLearner(user_id=holder.pk, name=holder.full_name)]
+
+
+def test_program_completed_waits_for_the_program_certificate_to_be_visible() -> None:
+    # given: two holders; one's certificate is visible only next week
+    program = ProgramCertificateFactory().program
+    now_visible, later = UserFactory(), UserFactory()
+    credentials_api.award_program_certificate(user=now_visible, program_uuid=program.uuid)
+    credentials_api.award_program_certificate(
+        user=later, program_uuid=program.uuid, visible_date=timezone.now() + datetime.timedelta(days=7)
+    )
+    # when
+    learners = program_completed(for_program(program.uuid), {})
+    # then
+    assert learners == [EligibleLearner(user_id=now_visible.pk, name=now_visible.full_name)]
 
 
 def test_program_completed_needs_a_configuration_naming_a_program() -> None:
