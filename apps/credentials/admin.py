@@ -19,6 +19,8 @@ from .exceptions import CredentialsError
 from .models import (
     CertificateMode,
     CourseCertificate,
+    CredentialImport,
+    CredentialImportSkip,
     CredentialStatus,
     ProgramCertificate,
     ProgramTypeConfiguration,
@@ -327,3 +329,64 @@ class UserGradeAdmin(admin.ModelAdmin[UserGrade]):
             letter_grade=obj.letter_grade,
         )
         _adopt(obj, saved)
+
+
+# --- imports from an existing credentials service (import_credentials) ---------------------------
+
+
+class CredentialImportSkipInline(admin.TabularInline[CredentialImportSkip, CredentialImport]):
+    model = CredentialImportSkip
+    fields = ("source_uuid", "username", "reason", "payload", "modified")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: CredentialImport | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CredentialImport | None = None) -> bool:
+        return False
+
+
+@admin.register(CredentialImport)
+class CredentialImportAdmin(admin.ModelAdmin[CredentialImport]):
+    """Read-only: the import_credentials command writes these (its checkpoint and the rows it skipped)."""
+
+    list_display = (
+        "source_url",
+        "next_page",
+        "total",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "skipped_count",
+        "grades_count",
+        "finished_at",
+        "modified",
+    )
+    search_fields = ("source_url",)
+    fields = (
+        "source_url",
+        "next_page",
+        "total",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "skipped_count",
+        "grades_count",
+        "finished_at",
+        "last_error",
+        *TIMESTAMPS,
+    )
+    readonly_fields = fields
+    inlines = (CredentialImportSkipInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CredentialImport | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CredentialImport | None = None) -> bool:
+        # The checkpoint is the command's: `import_credentials --restart` starts an import again.
+        return False
