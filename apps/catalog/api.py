@@ -73,6 +73,7 @@ def _read_programs(programs: QuerySet[Program]) -> list[ProgramData]:
             "course__course_runs__end",
             "course__course_runs__pacing_type",
             "course__course_runs__certificate_available_date",
+            "course__course_runs__certificate_available_date_from_lms",
         )
     )
     courses: dict[int, dict[int, tuple[tuple[uuid.UUID, str, str], list[CourseRunData]]]] = {}
@@ -89,6 +90,7 @@ def _read_programs(programs: QuerySet[Program]) -> list[ProgramData]:
         end,
         pacing,
         available,
+        available_from_lms,
     ) in course_rows:
         _, runs = courses.setdefault(program_id, {}).setdefault(course_id, ((course_uuid, key, title), []))
         if run_id is not None:
@@ -101,6 +103,7 @@ def _read_programs(programs: QuerySet[Program]) -> list[ProgramData]:
                     end=end,
                     pacing_type=pacing,
                     certificate_available_date=available,
+                    certificate_available_date_from_lms=bool(available_from_lms),
                 )
             )
     return [
@@ -125,6 +128,7 @@ def _run_to_data(run: CourseRun, *, course_title: str) -> CourseRunData:
         end=run.end,
         pacing_type=run.pacing_type,
         certificate_available_date=run.certificate_available_date,
+        certificate_available_date_from_lms=run.certificate_available_date_from_lms,
     )
 
 
@@ -276,8 +280,8 @@ def set_certificate_available_date(
     *, key: str, certificate_available_date: datetime.datetime | None
 ) -> CourseRunChangeData:
     """Set the date from which the run's certificates are available, as the LMS announces it with its
-    certificate configuration (None: no such date). Idempotent; locks the run's row. Raises
-    CatalogNotFoundError for an unknown run."""
+    certificate configuration (None: no such date, so they are visible once awarded), and note that the
+    LMS set it. Idempotent; locks the run's row. Raises CatalogNotFoundError for an unknown run."""
     with transaction.atomic():
         run = _lock_course_run(key=key)
         if run is None:
@@ -285,9 +289,10 @@ def set_certificate_available_date(
                 f"No course run {key!r}.", code=CatalogErrorCode.COURSE_RUN_NOT_FOUND, field="course_run_key"
             )
         before = _run_to_data(run, course_title=run.course.title)
-        if run.certificate_available_date != certificate_available_date:
+        if run.certificate_available_date != certificate_available_date or not run.certificate_available_date_from_lms:
             run.certificate_available_date = certificate_available_date
-            run.save(update_fields=["certificate_available_date", "modified"])
+            run.certificate_available_date_from_lms = True
+            run.save(update_fields=["certificate_available_date", "certificate_available_date_from_lms", "modified"])
         return CourseRunChangeData(key=key, before=before, after=_run_to_data(run, course_title=run.course.title))
 
 

@@ -24,6 +24,8 @@ class CourseRunData:
     end: datetime.datetime | None
     pacing_type: str
     certificate_available_date: datetime.datetime | None
+    # True once the LMS has set the date itself (even to none); see CourseRun.
+    certificate_available_date_from_lms: bool = False
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,11 @@ class CourseRun(TimeStampedModel):
     certificate_available_date = models.DateTimeField(
         null=True, blank=True, help_text="When certificates of an instructor-paced run become visible."
     )
+    certificate_available_date_from_lms = models.BooleanField(
+        default=False,
+        help_text="The LMS set the certificate available date (its course certificate configuration): "
+        "none then means certificates are visible once awarded, not from the run's end.",
+    )
     lms_last_updated_at = models.DateTimeField(
         null=True, blank=True, help_text="The LMS's time of the last catalog event applied to this run."
     )

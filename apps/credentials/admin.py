@@ -172,10 +172,11 @@ class UserCredentialForm(forms.ModelForm[UserCredential]):
         if (
             isinstance(self.instance.credential, ProgramCertificate)
             and "status" in self.changed_data
+            and cleaned_data.get("status") == CredentialStatus.AWARDED
             and self.instance.user.lms_user_id is None
         ):
             raise forms.ValidationError(
-                "This learner has no LMS user id, which the program certificate event must carry.",
+                "This learner has no LMS user id, which the program certificate award event must carry.",
                 code="no_lms_user_id",
             )
         detail_changes = {"download_url", "visible_date"} & set(self.changed_data)

@@ -24,6 +24,9 @@ class CertificateMode(models.TextChoices):
     EXECUTIVE_EDUCATION = "executive-education", "Executive education"
     PAID_EXECUTIVE_EDUCATION = "paid-executive-education", "Paid executive education"
     CREDIT = "credit", "Credit"
+    PAID_BOOTCAMP = "paid-bootcamp", "Paid bootcamp"
+    UNPAID_EXECUTIVE_EDUCATION = "unpaid-executive-education", "Unpaid executive education"
+    UNPAID_BOOTCAMP = "unpaid-bootcamp", "Unpaid bootcamp"
 
 
 class Signatory(TimeStampedModel):

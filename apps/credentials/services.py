@@ -193,7 +193,7 @@ def _follow_status_change(*, user: User, configuration: Model, credential: UserC
     announced; a course certificate's re-evaluates the programs that contain its course."""
     if isinstance(configuration, ProgramCertificate):
         program = get_program_by_id(program_id=configuration.program_id)
-        enqueue_events([_program_certificate_event(user=user, credential=credential, program=program)])
+        enqueue_events(_program_certificate_events(user=user, credential=credential, program=program))
     elif isinstance(configuration, CourseCertificate):
         _evaluate_programs(
             user=user,
@@ -351,8 +351,11 @@ def record_lms_credential(
         if program_uuid is not None:
             configuration = _program_certificate_for_lms(program_uuid=program_uuid, awarding=awarded)
             [user] = get_or_create_learners([learner])
-            change = award_credential if awarded else revoke_credential
-            credential = change(user=user, configuration=configuration)
+            if awarded:
+                visible_date = _lms_program_award_visible_date(user_id=user.pk, configuration=configuration)
+                credential = award_credential(user=user, configuration=configuration, visible_date=visible_date)
+            else:
+                credential = revoke_credential(user=user, configuration=configuration)
         else:
             if not course_run_key or not mode:
                 raise CredentialsError(
@@ -413,6 +416,21 @@ def _program_certificate_for_lms(*, program_uuid: uuid.UUID, awarding: bool) -> 
             field="program_uuid",
         )
     return configuration
+
+
+def _lms_program_award_visible_date(*, user_id: int, configuration: ProgramCertificate) -> datetime.datetime | None:
+    """When a program certificate the LMS awards becomes visible: as the completion engine would date
+    the learner's completion (their course certificates' visible dates, the configuration's available
+    date); when their certificates here do not complete it (the LMS knows more), from the
+    configuration's available date, else at once."""
+    program = get_program_by_id(program_id=configuration.program_id)
+    completed_from = _completion_visible_date(
+        program=program,
+        configuration=configuration,
+        earned=selectors.list_awarded_course_certificates(user_id=user_id, course_run_ids=program.course_run_ids),
+        eligible_modes=selectors.get_eligible_modes(program_type_slugs=[program.type_slug])[program.type_slug],
+    )
+    return completed_from or configuration.certificate_available_date
 
 
 def _upsert_attributes(*, credential_id: int, attributes: Sequence[CredentialAttributeData]) -> None:
@@ -688,7 +706,7 @@ def _evaluate_programs_after(
                 visible_date=completed_from,
             )
             if status_changed:
-                events.append(_program_certificate_event(user=step.user, credential=credential, program=program))
+                events += _program_certificate_events(user=step.user, credential=credential, program=program)
     return events
 
 
@@ -708,6 +726,8 @@ def _certificates_available_from(run: CourseRunData) -> datetime.datetime | None
     """
     if run.pacing_type != INSTRUCTOR_PACED:
         return None
+    if run.certificate_available_date is None and run.certificate_available_date_from_lms:
+        return None  # the LMS said so itself (display behaviour "early, no info"): visible once awarded
     return run.certificate_available_date or run.end
 
 
@@ -879,7 +899,7 @@ def _evaluate_programs(
             )
             status = outcome.credential.status
             if outcome.status_changed:
-                enqueue_events([_program_certificate_event(user=user, credential=outcome.credential, program=program)])
+                enqueue_events(_program_certificate_events(user=user, credential=outcome.credential, program=program))
         results.append(
             ProgramCompletionData(
                 program_uuid=program.uuid,
@@ -892,19 +912,15 @@ def _evaluate_programs(
 
 
 def _announceable(user: User, *, program: ProgramData, action: _ProgramAction, current_status: str | None) -> bool:
-    """Whether the engine may award or revoke the learner's program certificate now. The event names
-    learners by LMS id, so for a learner known only by username (the LMS's REST calls carry none for
-    course certificates) the change waits: the LMS's own program award, which carries the id, makes
-    it, as does the next course certificate change once the id is known (or
-    recompute_program_certificates). The course certificate itself is recorded either way."""
-    if user.lms_user_id is not None or (action is _ProgramAction.AWARD and current_status == CredentialStatus.AWARDED):
-        return True  # a new visible date for a certificate already held announces nothing
-    log.info(
-        "Program %s: not %s the certificate of %s yet: the learner's LMS user id is unknown.",
-        program.uuid,
-        "awarding" if action is _ProgramAction.AWARD else "revoking",
-        user,
-    )
+    """Whether the engine may change the learner's program certificate now. An award is announced
+    with the learner's LMS id, so for a learner known only by username (the LMS's REST calls carry none
+    for course certificates) a new award waits: the LMS's own program award, which carries the id,
+    makes it, as does the next course certificate change once the id is known (or
+    recompute_program_certificates). The course certificate itself is recorded either way. A revocation
+    needs no id (`_program_certificate_events`), nor a new visible date for a certificate already held."""
+    if user.lms_user_id is not None or action is _ProgramAction.REVOKE or current_status == CredentialStatus.AWARDED:
+        return True
+    log.info("Program %s: not awarding %s the certificate yet: their LMS user id is unknown.", program.uuid, user)
     return False
 
 
@@ -978,15 +994,24 @@ def _completion_visible_date(
     return latest
 
 
-def _program_certificate_event(*, user: User, credential: UserCredential, program: ProgramData) -> OutgoingEvent:
-    """PROGRAM_CERTIFICATE_AWARDED or _REVOKED for the credential's status, as it is now. Raises
-    CredentialsError for a learner without an LMS user id."""
+def _program_certificate_events(*, user: User, credential: UserCredential, program: ProgramData) -> list[OutgoingEvent]:
+    """PROGRAM_CERTIFICATE_AWARDED or _REVOKED for the credential's status, as it is now. The event
+    names learners by LMS id (anything else could name another learner), so for a learner without
+    one: an award raises CredentialsError; a revocation is announced by nothing (a log line), since no
+    award of theirs was ever announced either (it came from an import or before their id was known)."""
     if user.lms_user_id is None:
-        # The event names learners by LMS id; anything else could name another learner.
+        if credential.status == CredentialStatus.REVOKED:
+            log.info("Program %s: %s's certificate is revoked unannounced: no LMS user id.", program.uuid, user)
+            return []
         raise CredentialsError(
             f"Learner {user} has no LMS user id, which a program certificate event must carry.",
             code=CredentialsErrorCode.NO_LMS_USER_ID,
         )
+    return [_program_certificate_event(user=user, credential=credential, program=program)]
+
+
+def _program_certificate_event(*, user: User, credential: UserCredential, program: ProgramData) -> OutgoingEvent:
+    assert user.lms_user_id is not None
     awarded = credential.status == CredentialStatus.AWARDED
     return OutgoingEvent(
         signal=PROGRAM_CERTIFICATE_AWARDED if awarded else PROGRAM_CERTIFICATE_REVOKED,

@@ -457,18 +457,24 @@ def test_revoking_a_program_certificate_in_the_admin_publishes_it(admin_client: 
     ]
 
 
-def test_a_program_certificate_of_a_learner_without_lms_id_is_not_revoked(admin_client: Client) -> None:
-    # given: a learner known only by username (the API created them) holds a program certificate
+def test_a_program_certificate_of_a_learner_without_lms_id_is_revoked_unannounced_and_not_reawarded(
+    admin_client: Client,
+) -> None:
+    # given: a learner known only by username (an import, the LMS's REST calls) holds a program certificate
     _, program = _award_both_kinds("ada")
     type(program.user).objects.filter(pk=program.user_id).update(lms_user_id=None)
+    OutboxEvent.objects.all().delete()
     url = reverse("admin:credentials_usercredential_change", args=[program.pk])
-    # when
-    form = admin_client.post(url, _credential_form(program, status="revoked"))
-    action = admin_client.post(
-        CREDENTIALS, {"action": "revoke_selected", "_selected_action": [program.pk]}, follow=True
-    )
-    # then
+    # when: revoked through the form; then re-awarded through the form and the action
+    admin_client.post(url, _credential_form(program, status="revoked"))
+    program.refresh_from_db()
+    revoked_status = program.status
+    form = admin_client.post(url, _credential_form(program, status="awarded"))
+    action = admin_client.post(CREDENTIALS, {"action": "award_selected", "_selected_action": [program.pk]}, follow=True)
+    # then: the revocation is made without an event (none can name them); an award needs the LMS id
+    assert revoked_status == CredentialStatus.REVOKED
     assert "no LMS user id" in str(form.context["adminform"].form.non_field_errors())
     assert any("no LMS user id" in str(m) for m in get_messages(action.wsgi_request))
     program.refresh_from_db()
-    assert program.status == CredentialStatus.AWARDED
+    assert program.status == CredentialStatus.REVOKED
+    assert not OutboxEvent.objects.exists()

@@ -576,10 +576,10 @@ def test_certificate_config_in_an_unknown_mode_raises_so_the_wrapper_parks_it() 
     with pytest.raises(CredentialsError) as error:
         handlers.handle_course_certificate_config_changed(
             metadata=metadata(COURSE_CERTIFICATE_CONFIG_CHANGED),
-            certificate_config=certificate_config(run.key, mode="paid-bootcamp"),
+            certificate_config=certificate_config(run.key, mode="platinum"),
         )
     # then
-    assert "paid-bootcamp" in error.value.message
+    assert "platinum" in error.value.message
     assert not CourseCertificate.objects.exists()
 
 

@@ -20,7 +20,7 @@ class LearnerCertStatusInputSerializer(serializers.Serializer[Any]):
     uuids) and/or `course_runs` (course run keys or uuids)."""
 
     username = serializers.CharField(max_length=150, required=False, allow_null=True)
-    lms_user_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    lms_user_id = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, allow_null=True)
     courses = serializers.ListField(child=serializers.UUIDField(), required=False)
     course_runs = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
 

@@ -55,7 +55,7 @@ class V2UserCredentialCreateSerializer(serializers.Serializer[Any]):
     required; status (default awarded), attributes, date_override and lms_user_id optional."""
 
     username = serializers.CharField(max_length=150)
-    lms_user_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    lms_user_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
     credential = V2CredentialInputSerializer()
     status = serializers.ChoiceField(choices=CredentialStatus.choices, default=CredentialStatus.AWARDED)
     attributes = V2AttributeSerializer(many=True, required=False, default=list)

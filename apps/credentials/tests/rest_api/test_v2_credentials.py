@@ -580,3 +580,81 @@ def test_program_certificate_events_link_to_the_certificate_page(lms: APIClient)
     body = lms.post(URL, program_award_body("grace", 4242, configuration.program.uuid), format="json").json()
     event = OutboxEvent.objects.get(event_type=PROGRAM_CERTIFICATE_AWARDED.event_type)
     assert body["certificate_url"].encode() in bytes(event.payload)
+
+
+# --- what a review of the drop-in found ------------------------------------------------------------
+
+
+def test_the_lms_revokes_a_program_certificate_of_a_learner_without_lms_id(lms: APIClient) -> None:
+    # given: an imported program certificate of a learner known only by username
+    configuration = ProgramCertificateFactory()
+    learner = User.objects.create(username="ada")
+    UserCredential.objects.create(
+        user=learner,
+        credential_content_type=ContentType.objects.get_for_model(ProgramCertificate),
+        credential_id=configuration.pk,
+        awarded_at=timezone.now(),
+    )
+    # when: revoke_program_certificate's body (no lms_user_id)
+    response = lms.post(URL, program_revoke_body("ada", configuration.program.uuid), format="json")
+    # then: revoked; nothing announced (no award of theirs ever was, and no event could name them)
+    assert response.status_code == 201
+    assert response.json()["status"] == "revoked"
+    assert program_events(PROGRAM_CERTIFICATE_REVOKED.event_type) == 0
+
+
+@pytest.mark.parametrize("mode", ["paid-bootcamp", "unpaid-executive-education", "unpaid-bootcamp", "credit"])
+def test_every_certificate_mode_the_lms_issues_is_taken(lms: APIClient, mode: str) -> None:
+    run = CourseRunFactory()
+    response = lms.post(URL, course_certificate_body("ada", run.key, mode=mode), format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["credential"]["mode"] == mode
+
+
+def test_an_early_no_info_run_shows_its_certificates_at_once(lms: APIClient) -> None:
+    # given: two instructor-paced runs ending next month; the LMS says one has no available date
+    # (update_certificate_available_date_on_course_update: EARLY_NO_INFO → None)
+    ends = timezone.now() + datetime.timedelta(days=30)
+    early, at_end = (
+        CourseRunFactory(pacing_type="instructor_paced", end=ends),
+        CourseRunFactory(pacing_type="instructor_paced", end=ends),
+    )
+    body = {
+        "course_id": early.key,
+        "certificate_type": "verified",
+        "certificate_available_date": None,
+        "is_active": True,
+    }
+    assert lms.post("/api/v2/course_certificates/", body, format="json").status_code == 201
+    # when
+    for run in (early, at_end):
+        lms.post(URL, course_certificate_body("ada", run.key), format="json")
+    # then: the early run's is visible now; the other waits for the run's end, as before
+    visible = lms.get(URL, {"username": "ada", "only_visible": "True"}).json()["results"]
+    assert [r["credential"]["course_run_key"] for r in visible] == [early.key]
+
+
+def test_a_program_award_by_the_lms_is_visible_when_the_completion_is(lms: APIClient) -> None:
+    # given: a program whose only course's certificates become visible next week
+    User.objects.create(username="ada", lms_user_id=77)
+    later = timezone.now() + datetime.timedelta(days=7)
+    program = ProgramFactory(course_count=0)
+    run = CourseRunFactory(pacing_type="instructor_paced", certificate_available_date=later)
+    program.program_courses.create(course=run.course, position=0)
+    configuration = ProgramCertificateFactory(program=program, is_active=False)  # the engine awards nothing
+    lms.post(URL, course_certificate_body("ada", run.key), format="json")
+    ProgramCertificate.objects.filter(pk=configuration.pk).update(is_active=True)
+    # when: the LMS awards the program itself
+    response = lms.post(URL, program_award_body("ada", 77, program.uuid), format="json")
+    # then: hidden until the course certificate is visible, as the engine would have dated it
+    assert response.status_code == 201
+    credential = UserCredential.objects.get(uuid=response.json()["uuid"])
+    assert credential.visible_date == later
+    assert lms.get(URL, {"username": "ada", "only_visible": "True", "type": "program"}).json()["count"] == 0
+
+
+def test_an_lms_user_id_out_of_range_is_a_400(lms: APIClient) -> None:
+    configuration = ProgramCertificateFactory()
+    response = lms.post(URL, program_award_body("ada", 2**70, configuration.program.uuid), format="json")
+    assert response.status_code == 400
+    assert "lms_user_id" in response.json()
