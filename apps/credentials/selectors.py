@@ -68,6 +68,20 @@ def _with_related(queryset: QuerySet[UserCredential]) -> QuerySet[UserCredential
     )
 
 
+def _seen_by(
+    credentials: QuerySet[UserCredential], *, requester: User, username: str | None, status: str | None
+) -> QuerySet[UserCredential]:
+    """The credentials the requester may see (learners their own, staff and service users everyone's),
+    of `username` and in `status` when given."""
+    if not is_privileged(requester):
+        credentials = credentials.filter(user=requester)
+    if username:
+        credentials = credentials.filter(user__username=username)
+    if status:
+        credentials = credentials.filter(status=status)
+    return credentials
+
+
 def list_credentials(
     *,
     requester: User,
@@ -79,13 +93,7 @@ def list_credentials(
 ) -> QuerySet[UserCredential]:
     """Credentials the requester may see, filtered. Learners see only their own; staff and service
     users see everyone's. Three queries for a page whatever its size."""
-    credentials = UserCredential.objects.all()
-    if not is_privileged(requester):
-        credentials = credentials.filter(user=requester)
-    if username:
-        credentials = credentials.filter(user__username=username)
-    if status:
-        credentials = credentials.filter(status=status)
+    credentials = _seen_by(UserCredential.objects.all(), requester=requester, username=username, status=status)
     if kind:
         model = CREDENTIAL_KINDS.get(kind)
         credentials = (
@@ -132,13 +140,12 @@ def list_lms_credentials(
     is ahead. Oldest first, so pages stay stable while credentials are added. Four queries for a page
     whatever its size."""
     types = ContentType.objects.get_for_models(CourseCertificate, ProgramCertificate)
-    credentials = UserCredential.objects.filter(credential_content_type__in=list(types.values()))
-    if not is_privileged(requester):
-        credentials = credentials.filter(user=requester)
-    if username:
-        credentials = credentials.filter(user__username=username)
-    if status:
-        credentials = credentials.filter(status=status)
+    credentials = _seen_by(
+        UserCredential.objects.filter(credential_content_type__in=list(types.values())),
+        requester=requester,
+        username=username,
+        status=status,
+    )
     if kind in CREDENTIAL_KINDS:
         credentials = credentials.filter(credential_content_type=types[CREDENTIAL_KINDS[kind]])
     if program_uuid:
