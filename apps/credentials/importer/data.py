@@ -97,18 +97,27 @@ class SkipData:
 
 @dataclass(frozen=True)
 class PageResult:
-    """What importing one page did (or, in a dry run, would do). `course_runs` holds the (username,
-    course run key) of its course certificates taken (not skipped)."""
+    """What importing one page did (or, in a dry run, would do); every row of the page is counted
+    once. `unchanged`: rows that would change nothing here, a uuid repeated on the page included (its
+    first copy decided); `kept`: rows of credentials held here (same uuid) that say something else but
+    are older than this service's last change of them, so ours is kept (latest change wins).
+    `course_runs` holds the (username, course run key) of its course certificates taken (not
+    skipped)."""
 
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    kept: int = 0
     skips: tuple[SkipData, ...] = ()
     course_runs: tuple[tuple[str, str], ...] = ()
 
     @property
     def skipped(self) -> int:
         return len(self.skips)
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.unchanged + self.kept + self.skipped
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,22 @@ with the checkpoint's advance, and the source's grades.
 An import is history, not news: it evaluates no program and publishes nothing. Credentials keep the
 source's uuid (certificate links stay stable), status, dates and attributes. A credential the learner
 already holds here under another uuid (made by events since the switch) is ours and is kept.
+
+Latest change wins. A credential already here under the source row's uuid (an earlier import wrote it)
+is updated from the row only when the row's `modified` is later than this service's last change of it:
+the later of its own `modified` and its attributes' (when the import wrote it, or when it changed here
+since: revoked, re-awarded, given a date override or attributes through the services or the v2 API).
+Otherwise it is kept as it is, attributes included, and counted *kept* (or *unchanged* when the row
+says nothing else). So running the import again, a finished import, `--restart` or a second pass
+after the switch, never reverts what changed here, and still takes what changed at the source after
+the last import. The two times come from two clocks (the source's and ours): a change made on one
+side within the clocks' skew of a change on the other may be ordered wrongly; keep both on NTP.
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -87,7 +98,12 @@ def import_credentials_page(*, source_url: str, page: CredentialsPage, dry_run: 
     transaction: an interrupted import resumes at the first page not committed. Rows that cannot be
     imported (an unknown course run, mode or program; bad data; a credential held here under another
     uuid) are skipped and recorded with why, never fatal. Idempotent: a row imported before and
-    unchanged at the source changes nothing.
+    unchanged at the source changes nothing; a credential changed here since the source's row last
+    changed is kept (latest change wins, see the module's docstring).
+
+    The checkpoint counts every row once (its unchanged count includes the kept ones) and keeps, as
+    its total, the source's count when the pass began (page 1), so that the command can tell whether
+    the source gained or lost rows while it was read.
 
     A fixed number of queries whatever the page holds, when its course runs are in the catalog and
     its programs have certificate configurations; else a few more for each of those it names (the
@@ -114,10 +130,12 @@ def import_credentials_page(*, source_url: str, page: CredentialsPage, dry_run: 
         else:
             CredentialImport.objects.filter(pk=checkpoint.pk).update(
                 next_page=page.number + 1,
-                total=page.count,
+                # The count when the pass began: a later page's count may differ (see the docstring).
+                total=page.count if page.number == 1 or checkpoint.total is None else checkpoint.total,
                 created_count=F("created_count") + result.created,
                 updated_count=F("updated_count") + result.updated,
-                unchanged_count=F("unchanged_count") + result.unchanged,
+                # The model has no column of its own for the kept ones: they changed nothing either.
+                unchanged_count=F("unchanged_count") + result.unchanged + result.kept,
                 skipped_count=F("skipped_count") + result.skipped,
                 finished_at=None if page.has_next else timezone.now(),
                 last_error="",
@@ -173,14 +191,19 @@ def _import_rows(*, checkpoint: CredentialImport, rows: Sequence[SourceCredentia
     """Import these rows of one page. The caller holds the transaction."""
     skipped: dict[uuid.UUID, str] = {}
     seen: set[uuid.UUID] = set()
+    repeated = 0
     candidates = []
     for row in rows:
-        reason = row.problem or _mode_problem(row)
-        if not reason and row.uuid in seen:
-            reason = "its uuid repeats a row read earlier on this page"
+        if row.uuid in seen:
+            # The first copy decided (imported, kept or skipped, and recorded once under the uuid):
+            # this one changes nothing, so it counts as unchanged, not as a skip nobody can find.
+            log.warning("The source's uuid %s repeats on one page; only its first copy was read", row.uuid)
+            repeated += 1
+            continue
         seen.add(row.uuid)
+        reason = row.problem or _mode_problem(row)
         if reason:
-            skipped.setdefault(row.uuid, reason)
+            skipped[row.uuid] = reason
         else:
             candidates.append(row)
 
@@ -215,7 +238,8 @@ def _import_rows(*, checkpoint: CredentialImport, rows: Sequence[SourceCredentia
         configurations=[(content_type, configuration_id) for _, content_type, configuration_id in resolved],
     )
     writes = _Writes(held=held, now=timezone.now())
-    created = updated = unchanged = 0
+    created = updated = kept = 0
+    unchanged = repeated
     taken: list[uuid.UUID] = []
     course_runs: list[tuple[str, str]] = []
     for row, content_type, configuration_id in resolved:
@@ -237,10 +261,14 @@ def _import_rows(*, checkpoint: CredentialImport, rows: Sequence[SourceCredentia
                 f"{credential.credential_content_type_id} #{credential.credential_id}); kept that one"
             )
             continue
-        elif writes.update(credential, row):
-            updated += 1
         else:
-            unchanged += 1
+            outcome = writes.update(credential, row)
+            if outcome is _Outcome.UPDATED:
+                updated += 1
+            elif outcome is _Outcome.KEPT:
+                kept += 1
+            else:
+                unchanged += 1
         taken.append(row.uuid)
         if row.kind == COURSE_RUN:
             course_runs.append((row.username, row.course_run_key))
@@ -255,7 +283,12 @@ def _import_rows(*, checkpoint: CredentialImport, rows: Sequence[SourceCredentia
     skips.sort(key=lambda skip: order[skip.source_uuid])
     _record_skips(checkpoint=checkpoint, skips=skips, rows=by_uuid, taken=taken)
     return PageResult(
-        created=created, updated=updated, unchanged=unchanged, skips=tuple(skips), course_runs=tuple(course_runs)
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        kept=kept,
+        skips=tuple(skips),
+        course_runs=tuple(course_runs),
     )
 
 
@@ -366,6 +399,12 @@ def _lock_credentials(
     return list(UserCredential.objects.select_for_update().filter(wanted).order_by("pk"))
 
 
+class _Outcome(enum.Enum):
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    KEPT = "kept"  # the source's row says something else, but this service changed it later
+
+
 class _Writes:
     """The page's credentials and their attributes, changed in memory and written at the end in at
     most four statements. The caller holds the transaction and the locks."""
@@ -399,28 +438,40 @@ class _Writes:
             for attribute in row.attributes
         )
 
-    def update(self, credential: UserCredential, row: SourceCredential) -> bool:
-        """Make the credential say what the source's row says; return whether anything changed."""
+    def update(self, credential: UserCredential, row: SourceCredential) -> _Outcome:
+        """Make the credential (fields and attributes) say what the source's row says, when the row
+        changed later than this service last changed the credential (latest change wins); else leave
+        it as it is. Return UNCHANGED when the row says nothing else, KEPT when it does but is older."""
         fields = {name: value for name, value in _source_fields(row).items() if getattr(credential, name) != value}
+        stored = self.attributes.get(credential.pk, {})
+        added = [attribute for attribute in row.attributes if attribute.name not in stored]
+        changed = [
+            (stored[attribute.name], attribute.value)
+            for attribute in row.attributes
+            if attribute.name in stored and stored[attribute.name].value != attribute.value
+        ]
+        if not (fields or added or changed):
+            return _Outcome.UNCHANGED
+        # A row read passed its problem check, so it has a `modified`. Equal times keep ours: it was
+        # written at or after the source's change.
+        assert row.modified is not None
+        changed_here = max([credential.modified, *(attribute.modified for attribute in stored.values())])
+        if row.modified <= changed_here:
+            return _Outcome.KEPT
         for name, value in fields.items():
             setattr(credential, name, value)
-        stored = self.attributes.get(credential.pk, {})
-        attributes_changed = False
-        for attribute in row.attributes:
-            held = stored.get(attribute.name)
-            if held is None:
-                self.new_attributes.append(
-                    UserCredentialAttribute(user_credential=credential, name=attribute.name, value=attribute.value)
-                )
-                attributes_changed = True
-            elif held.value != attribute.value:
-                held.value, held.modified = attribute.value, self.now  # bulk_update leaves auto_now alone
-                self.changed_attributes.append(held)
-                attributes_changed = True
-        if fields or attributes_changed:
-            self.changed[credential.pk] = credential
-            self.changed_fields.update(fields)
-        return bool(fields or attributes_changed)
+        self.new_attributes.extend(
+            UserCredentialAttribute(user_credential=credential, name=attribute.name, value=attribute.value)
+            for attribute in added
+        )
+        for held, value in changed:
+            held.value, held.modified = value, self.now  # bulk_update leaves auto_now alone
+            self.changed_attributes.append(held)
+        # Its `modified` moves on even when only attributes changed: it is the time of the import's
+        # write that the next pass compares the source's row with.
+        self.changed[credential.pk] = credential
+        self.changed_fields.update(fields)
+        return _Outcome.UPDATED
 
     def save(self) -> None:
         UserCredential.objects.bulk_create(self.new)

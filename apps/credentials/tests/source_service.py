@@ -15,7 +15,10 @@ issued, which expires after `issued_token_uses` requests when set): 401 otherwis
 
 Faults: `fail_page(n, status=500, times=None, retry_after=None)` answers an error for page n (every
 time, or `times` times); `drop_page(n, times=None)` closes the connection without answering;
-`heal()` ends them. Every request is recorded (`requests`); `page_requests()` lists the pages asked for.
+`fail_grades(status=500, times=None)` answers an error for bulk_learner_cert_status; `heal()` ends
+them. Changes while an import reads: `after_page(n, change)` calls `change()` once, after page n's
+answer is made and before it is sent (so the next page is read from the changed rows). Every request
+is recorded (`requests`); `page_requests()` lists the pages asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import secrets
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -175,6 +178,8 @@ class FakeCredentialsService:
         self._uses: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self._faults: dict[int, _PageFault] = {}
+        self._grades_fault: _PageFault | None = None
+        self._changes: dict[int, Callable[[], None]] = {}
         self._lock = threading.RLock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -222,9 +227,19 @@ class FakeCredentialsService:
         with self._lock:
             self._faults[page] = _PageFault("drop", 0, times, None)
 
+    def fail_grades(self, *, status: int = 500, times: int | None = None) -> None:
+        with self._lock:
+            self._grades_fault = _PageFault("status", status, times, None)
+
+    def after_page(self, page: int, change: Callable[[], None]) -> None:
+        """Call `change` (which may edit `credentials`) once, right after page `page`'s answer is made."""
+        with self._lock:
+            self._changes[page] = change
+
     def heal(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._grades_fault = None
 
     def page_requests(self) -> list[int]:
         """The pages asked for, in order, every attempt included."""
@@ -244,6 +259,15 @@ class FakeCredentialsService:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     del self._faults[page]
+            return fault
+
+    def _take_grades_fault(self) -> _PageFault | None:
+        with self._lock:
+            fault = self._grades_fault
+            if fault is not None and fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._grades_fault = None
             return fault
 
     # --- serving ----------------------------------------------------------------------------------
@@ -276,9 +300,17 @@ class FakeCredentialsService:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 self._answer(handler, record, (fault.status, {"detail": "Server Error (500)"}, headers))
                 return
-            self._answer(handler, record, self._page(record))
+            answer = self._page(record)
+            with self._lock:
+                change = self._changes.pop(record.page or 1, None) if answer[0] == 200 else None
+            if change is not None:
+                change()
+            self._answer(handler, record, answer)
             return
         if record.method == "POST" and record.path == "/api/credentials/v1/bulk_learner_cert_status/":
+            if (fault := self._take_grades_fault()) is not None:
+                self._answer(handler, record, (fault.status, {"detail": "Server Error (500)"}, {}))
+                return
             try:
                 body = json.loads(raw)
             except ValueError:

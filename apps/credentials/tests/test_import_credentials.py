@@ -22,9 +22,11 @@ from django.urls import reverse
 
 from apps.catalog.models import CourseRun, Program
 from apps.catalog.tests.factories import CourseFactory, CourseRunFactory, ProgramFactory
+from apps.core.api import LearnerIdentity
 from apps.core.models import User
 from apps.core.tests.factories import UserFactory
 from apps.credentials import services as credential_services
+from apps.credentials.data import CredentialAttributeData
 from apps.credentials.importer import services
 from apps.credentials.importer.client import SourceClient
 from apps.credentials.importer.exceptions import CredentialImportError
@@ -53,10 +55,17 @@ CLIENT_ID = "credentials-import"
 CLIENT_SECRET = "lms-client-s3cret-7f3a9c"
 NOW = datetime.datetime(2024, 3, 1, 12, 0, tzinfo=datetime.UTC)
 UNKNOWN_PROGRAM = uuid.UUID("00000000-0000-4000-8000-00000000dead")
+KEPT = "kept (changed here since)"
+WARNING = "Finished with a warning (exit status 0)"
 
 
 def day(n: int) -> datetime.datetime:
     return NOW - datetime.timedelta(days=n)
+
+
+def later(minutes: int = 1) -> datetime.datetime:
+    """A time after anything written so far (the source's times are whole seconds)."""
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=minutes)).replace(microsecond=0)
 
 
 @dataclass
@@ -194,7 +203,8 @@ def test_import_takes_every_credential_with_its_uuid_status_dates_and_attributes
     out, err = run_import(source)
     # then: every importable row, under its own uuid
     assert credential_uuids() == uuids_of(data.good)
-    assert counts(out) == {"pages": 3, "created": 40, "updated": 0, "unchanged": 0, "skipped": 5}
+    assert counts(out) == {"pages": 3, "created": 40, "updated": 0, "unchanged": 0, KEPT: 0, "skipped": 5}
+    assert WARNING not in out
     for row in data.good:
         credential = UserCredential.objects.select_related("user").get(uuid=row["uuid"])
         assert credential.user.username == row["username"]
@@ -252,7 +262,7 @@ def test_a_second_import_changes_nothing(source: FakeCredentialsService, catalog
     out, _ = run_import(source)
     # then
     assert "had finished; reading it again from page 1" in out
-    assert counts(out) == {"pages": 3, "created": 0, "updated": 0, "unchanged": 40, "skipped": 5}
+    assert counts(out) == {"pages": 3, "created": 0, "updated": 0, "unchanged": 40, KEPT: 0, "skipped": 5}
     assert {c.uuid: (c.modified, c.status) for c in UserCredential.objects.all()} == before
     assert attribute_rows() == attributes
     assert set(CredentialImportSkip.objects.values_list("pk", flat=True)) == skips
@@ -264,19 +274,23 @@ def test_a_second_import_changes_nothing(source: FakeCredentialsService, catalog
 def test_a_row_changed_at_the_source_is_updated_and_attributes_are_never_deleted(
     source: FakeCredentialsService, catalog: Catalog
 ) -> None:
-    # given: imported; then the source revokes one, changes another's attributes, moves a date override
+    # given: imported; then (after the import) the source revokes one, changes another's attributes,
+    # moves a date override
     data = fill(source, catalog)
     run_import(source)
     revoked, retagged, moved = data.good[1], data.good[3], data.good[4]
-    revoked.update(status="revoked", modified=source_time(day(1)))
+    changed = later()
+    revoked.update(status="revoked", modified=source_time(changed))
     retagged["attributes"] = [{"name": "whitelist_reason", "value": "changed"}, {"name": "grader", "value": "x"}]
     moved["date_override"] = {"date": source_time(day(2))}
+    for row in (retagged, moved):
+        row["modified"] = source_time(changed)
     # when
     out, _ = run_import(source)
     # then
-    assert counts(out) == {"pages": 3, "created": 0, "updated": 3, "unchanged": 37, "skipped": 5}
+    assert counts(out) == {"pages": 3, "created": 0, "updated": 3, "unchanged": 37, KEPT: 0, "skipped": 5}
     credential = UserCredential.objects.get(uuid=revoked["uuid"])
-    assert (credential.status, credential.revoked_at) == ("revoked", day(1))
+    assert (credential.status, credential.revoked_at) == ("revoked", changed)
     assert credential.awarded_at == parse(revoked["created"])  # when it was awarded stays known
     attributes = dict(UserCredential.objects.get(uuid=retagged["uuid"]).attributes.values_list("name", "value"))
     assert attributes == {
@@ -285,6 +299,87 @@ def test_a_row_changed_at_the_source_is_updated_and_attributes_are_never_deleted
         "grader": "x",
     }
     assert UserCredential.objects.get(uuid=moved["uuid"]).date_override == day(2)
+
+
+def test_a_second_pass_keeps_what_changed_here_since_and_takes_what_changed_at_the_source_later(
+    source: FakeCredentialsService, catalog: Catalog
+) -> None:
+    # given: imported; then, here, learner01's run A certificate and learner00's program one revoked
+    data = fill(source, catalog)
+    run_import(source)
+    course_row, program_row, changed_there, changed_both = data.good[1], data.good[20], data.good[7], data.good[22]
+    assert [row["status"] for row in (course_row, program_row, changed_there, changed_both)] == ["awarded"] * 4
+    learners = {
+        user.username: user for user in User.objects.filter(username__in=["learner00", "learner01", "learner02"])
+    }
+    credential_services.revoke_course_certificate(
+        user=learners["learner01"], course_run_key=catalog.run_a.key, mode="verified"
+    )
+    credential_services.revoke_program_certificate(user=learners["learner00"], program_uuid=catalog.program_one.uuid)
+    # and learner02's program certificate revoked here, then changed at the source after that (it wins);
+    # learner07's revoked at the source after the import
+    credential_services.revoke_program_certificate(user=learners["learner02"], program_uuid=catalog.program_one.uuid)
+    changed = later()
+    changed_there.update(status="revoked", modified=source_time(changed))
+    changed_both["modified"] = source_time(changed)
+    kept_uuids = [course_row["uuid"], program_row["uuid"]]
+    revoked_here = {
+        c.uuid: (c.status, c.revoked_at, c.modified) for c in UserCredential.objects.filter(uuid__in=kept_uuids)
+    }
+    assert {status for status, _, _ in revoked_here.values()} == {"revoked"}
+    events = OutboxEvent.objects.count()
+    # when: the import runs again (a finished import reads from page 1 again)
+    out, _ = run_import(source)
+    # then: what changed here since stays; what changed at the source later is taken; nothing published
+    assert counts(out) == {"pages": 3, "created": 0, "updated": 2, "unchanged": 36, KEPT: 2, "skipped": 5}
+    after = {c.uuid: (c.status, c.revoked_at, c.modified) for c in UserCredential.objects.filter(uuid__in=kept_uuids)}
+    assert after == revoked_here
+    there = UserCredential.objects.get(uuid=changed_there["uuid"])
+    assert (there.status, there.revoked_at) == ("revoked", changed)
+    both = UserCredential.objects.get(uuid=changed_both["uuid"])
+    assert (both.status, both.awarded_at, both.revoked_at) == ("awarded", parse(changed_both["created"]), None)
+    assert OutboxEvent.objects.count() == events
+    assert CredentialImport.objects.get().unchanged_count == 38  # the kept ones included
+    # when: once more, nothing is written
+    before = {c.uuid: c.modified for c in UserCredential.objects.all()}
+    out, _ = run_import(source)
+    # then
+    assert counts(out) == {"pages": 3, "created": 0, "updated": 0, "unchanged": 38, KEPT: 2, "skipped": 5}
+    assert {c.uuid: c.modified for c in UserCredential.objects.all()} == before
+
+
+def test_attributes_changed_here_are_kept_until_the_source_changes_the_row_later(
+    source: FakeCredentialsService, catalog: Catalog
+) -> None:
+    # given: imported; then the LMS (v2 API) changes an attribute of learner03's run A certificate here
+    data = fill(source, catalog)
+    run_import(source)
+    row = data.good[3]
+    assert {a["name"] for a in row["attributes"]} == {"visible_date", "whitelist_reason"}
+    credential_services.record_lms_credential(
+        learner=LearnerIdentity(username="learner03"),
+        awarded=True,
+        course_run_key=catalog.run_a.key,
+        mode="verified",
+        attributes=[CredentialAttributeData(name="whitelist_reason", value="changed here")],
+    )
+    # when
+    out, _ = run_import(source)
+    # then: the source's older row says "reason 3": ours is kept
+    credential = UserCredential.objects.get(uuid=row["uuid"])
+    assert dict(credential.attributes.values_list("name", "value"))["whitelist_reason"] == "changed here"
+    assert counts(out)[KEPT] == 1 and counts(out)["updated"] == 0
+
+    # when: the source changes the row after that
+    row.update(
+        attributes=[{"name": "whitelist_reason", "value": "changed there"}, {"name": "grader", "value": "x"}],
+        modified=source_time(later()),
+    )
+    out, _ = run_import(source)
+    # then
+    attributes = dict(credential.attributes.values_list("name", "value"))
+    assert (attributes["whitelist_reason"], attributes["grader"]) == ("changed there", "x")
+    assert counts(out)[KEPT] == 0 and counts(out)["updated"] == 1
 
 
 def test_a_credential_the_learner_already_holds_here_is_kept_and_the_row_skipped(
@@ -305,6 +400,65 @@ def test_a_credential_the_learner_already_holds_here_is_kept_and_the_row_skipped
     assert f"learner01 already holds this credential here as {ours.uuid}" in skip.reason
     assert counts(out)["created"] == 39
     assert counts(out)["skipped"] == 6
+
+
+def test_a_uuid_repeated_on_a_page_is_read_once_and_counted_unchanged(
+    source: FakeCredentialsService, catalog: Catalog
+) -> None:
+    # given: page 1 repeats a row that is imported and one that is skipped
+    data = fill(source, catalog)
+    assert data.rows[3] is data.bad[0]
+    source.credentials.insert(1, dict(data.rows[0]))
+    source.credentials.insert(6, dict(data.bad[0]))
+    # when
+    out, _ = run_import(source)
+    # then: each row counted once; the skips counted are the skips recorded
+    assert counts(out) == {"pages": 3, "created": 40, "updated": 0, "unchanged": 2, KEPT: 0, "skipped": 5}
+    assert CredentialImportSkip.objects.count() == 5
+    assert not CredentialImportSkip.objects.filter(source_uuid=data.rows[0]["uuid"]).exists()
+    checkpoint = CredentialImport.objects.get()
+    assert (checkpoint.unchanged_count, checkpoint.skipped_count) == (2, 5)
+    assert WARNING not in out  # 47 rows read of 47
+
+
+# --- the source changing while it is read --------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["a row added during the import", "a row removed between resumed runs"])
+def test_rows_added_or_removed_at_the_source_while_it_is_read_are_warned_about(
+    source: FakeCredentialsService, catalog: Catalog, change: str
+) -> None:
+    # given: the source pages by offset, so a change before a page not read yet shifts the rows
+    data = fill(source, catalog)
+    if change == "a row added during the import":
+        added = course_run_credential(username="learner50", course_run_key=catalog.run_a.key, created=day(1))
+        source.after_page(1, lambda: source.credentials.insert(0, added))
+        missed = added  # at the front once page 1 was read
+        numbers = "It counted 45 credentials when this import began and 46 at its last page, and the import read 46"
+        # when
+        out, _ = run_import(source)
+    else:
+        source.fail_page(2, status=503)
+        with pytest.raises(CommandError):
+            run_import(source, "--retries", "0")
+        missed = data.rows[20]  # shifts onto page 1, which the resumed run does not read again
+        source.credentials.remove(data.rows[0])  # read on page 1
+        source.heal()
+        numbers = "It counted 45 credentials when this import began and 44 at its last page, and the import read 44"
+        # when
+        out, _ = run_import(source)
+    # then: a warning saying how many, and what to do; the exit stays 0
+    assert f"{numbers} rows (a difference of 1)" in out
+    assert "Run the command again with --restart" in out
+    assert f"{WARNING}: rows may have been missed; run it again with --restart." in out
+    assert missed["uuid"] not in credential_uuids()
+
+    # when: a second pass
+    out, _ = run_import(source, "--restart")
+    # then: the row missed is read, and the counts agree
+    assert missed["uuid"] in credential_uuids()
+    assert counts(out)["created"] == 1
+    assert WARNING not in out
 
 
 # --- interruptions and resuming --------------------------------------------------------------------
@@ -342,8 +496,9 @@ def test_an_interrupted_import_resumes_at_the_page_it_stopped_on(
     assert "Resuming the import" in out and "at page 2 (20 credentials done)" in out
     assert source.page_requests() == [1, 2, 2, 2, 2, 3]
     assert credential_uuids() == uuids_of(data.good)
-    assert counts(out) == {"pages": 2, "created": 22, "updated": 0, "unchanged": 0, "skipped": 3}
-    assert "The whole import: 40 created, 0 updated, 0 unchanged, 5 skipped." in out
+    assert counts(out) == {"pages": 2, "created": 22, "updated": 0, "unchanged": 0, KEPT: 0, "skipped": 3}
+    assert "The whole import: 40 created, 0 updated, 0 unchanged or kept, 5 skipped." in out
+    assert WARNING not in out
     checkpoint.refresh_from_db()
     assert (checkpoint.next_page, checkpoint.last_error) == (4, "")
     assert checkpoint.finished_at is not None
@@ -360,7 +515,50 @@ def test_restart_reads_from_page_one_again(source: FakeCredentialsService, catal
     out, _ = run_import(source, "--restart")
     # then
     assert source.page_requests() == [1, 2, 1, 2, 3]
-    assert counts(out) == {"pages": 3, "created": 22, "updated": 0, "unchanged": 18, "skipped": 5}
+    assert counts(out) == {"pages": 3, "created": 22, "updated": 0, "unchanged": 18, KEPT: 0, "skipped": 5}
+    assert UserCredential.objects.count() == 40
+
+
+def test_a_new_pass_over_a_finished_import_that_fails_at_its_start_says_nothing_was_imported(
+    source: FakeCredentialsService, catalog: Catalog
+) -> None:
+    # given: a finished import
+    fill(source, catalog)
+    run_import(source)
+    # when: a new pass with an expired token
+    with pytest.raises(CommandError) as refused:
+        run_import(source, token="eyJ.expired.sig")
+    # then
+    message = str(refused.value)
+    assert "page=1 answered 401" in message
+    assert (
+        "The previous import of this source had finished, so everything it read is kept; nothing was imported by "
+        "this run. Run the command again to read the source again from page 1." in message
+    )
+    assert "every page" not in message
+    checkpoint = CredentialImport.objects.get()
+    assert checkpoint.finished_at is not None and checkpoint.created_count == 40
+    assert "answered 401" in checkpoint.last_error
+
+
+def test_a_grades_failure_after_every_page_says_the_credentials_are_imported(
+    source: FakeCredentialsService, catalog: Catalog
+) -> None:
+    # given: the source's grades call fails
+    fill(source, catalog)
+    source.fail_grades(status=503)
+    # when
+    with pytest.raises(CommandError) as stopped:
+        run_import(source, "--with-grades", "--retries", "0")
+    # then
+    message = str(stopped.value)
+    assert "bulk_learner_cert_status/ failed" in message and "answered 503" in message
+    assert (
+        "This run imported every page of credentials, but the grades were not all imported (those recorded are "
+        "kept); run the command again to retry: it reads the credentials again from page 1 (writing only what "
+        "changed), then the grades." in message
+    )
+    assert "The previous import" not in message
     assert UserCredential.objects.count() == 40
 
 
@@ -405,6 +603,7 @@ def test_dry_run_reports_what_would_change_and_writes_nothing(source: FakeCreden
         "would be created": 40,
         "would be updated": 0,
         "unchanged": 0,
+        KEPT: 0,
         "would be skipped": 5,
     }
     assert "nothing was written" in out
@@ -424,7 +623,7 @@ def test_dry_run_after_an_import_sees_it_unchanged_and_leaves_the_checkpoint(
     # given: a finished import, then a change at the source
     data = fill(source, catalog)
     run_import(source)
-    data.good[2]["status"] = "revoked"
+    data.good[2].update(status="revoked", modified=source_time(later()))
     checkpoint = CredentialImport.objects.get()
     # when
     out, _ = run_import(source, "--dry-run")
