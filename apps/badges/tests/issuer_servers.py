@@ -46,11 +46,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from apps.badges.issuers import IssuerCredentials
+from apps.core.tests.local_server import LocalHTTPServer
 
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (None for no body), extra headers
 _NOT_JSON = object()
@@ -96,33 +97,14 @@ class _Flaky:
     after_processing: bool
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session uses it
-    # Headers and body leave in one write, so Nagle and delayed ACKs add no 40 ms per request.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeIssuerServer
-
-
-class FakeIssuerServer:
+class FakeIssuerServer(LocalHTTPServer):
     """What both fakes share: the HTTP server, the request log and fault injection."""
 
     service = "Fake"
+    thread_name = "issuer-server"
 
     def __init__(self) -> None:
+        super().__init__()
         self.clock: Callable[[], float] = time.monotonic
         self.requests: list[RecordedRequest] = []
         self.errors: list[str] = []  # tracebacks of the fake's own bugs (answered as 500)
@@ -134,40 +116,12 @@ class FakeIssuerServer:
         self._rate: tuple[int, float, str] | None = None
         self._rate_window: deque[float] = deque()
         self._released = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeIssuerServer:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.service}-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         self._released.set()  # hanging handlers give up
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-
-    def __enter__(self) -> FakeIssuerServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "the server is not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().stop()
 
     # --- the request log --------------------------------------------------------------------------
 
@@ -276,7 +230,7 @@ class FakeIssuerServer:
 
     # --- serving ----------------------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
         path = split.path
         sandbox = path.startswith("/sandbox/")
@@ -370,7 +324,7 @@ class FakeIssuerServer:
             self.errors.append(traceback.format_exc())
             return (500, self.error_body("Fake server error"), {})
 
-    def _answer(self, handler: _Handler, record: RecordedRequest, answer: Answer) -> None:
+    def _answer(self, handler: BaseHTTPRequestHandler, record: RecordedRequest, answer: Answer) -> None:
         status, body, headers = answer
         payload = b"" if body is None else json.dumps(body).encode()
         # Recorded before the client can read the answer, so a test never sees it half-recorded.
@@ -389,7 +343,7 @@ class FakeIssuerServer:
             handler.close_connection = True
 
     @staticmethod
-    def _drop(handler: _Handler) -> None:
+    def _drop(handler: BaseHTTPRequestHandler) -> None:
         handler.close_connection = True
         try:
             handler.connection.shutdown(socket.SHUT_RDWR)

@@ -32,9 +32,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from apps.core.tests.local_server import LocalHTTPServer
 
 PAGE_SIZE = 20
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (None: none), extra headers
@@ -139,33 +141,16 @@ class _PageFault:
     retry_after: str | None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session uses it
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.fake.handle(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeCredentialsService
-
-
-class FakeCredentialsService:
+class FakeCredentialsService(LocalHTTPServer):
     """The source service. `credentials` holds its rows (dicts as `course_run_credential` and
     `program_credential` make them), `grades` its grades by (username, course run key)."""
+
+    thread_name = "source-service"
 
     def __init__(
         self, *, tokens: Iterable[str] = ("source-service-user-jwt",), oauth_clients: dict[str, str] | None = None
     ) -> None:
+        super().__init__()
         self.credentials: list[dict[str, Any]] = []
         self.grades: dict[tuple[str, str], dict[str, Any]] = {}
         self.lms_user_ids: dict[str, int] = {}
@@ -181,39 +166,6 @@ class FakeCredentialsService:
         self._grades_fault: _PageFault | None = None
         self._changes: dict[int, Callable[[], None]] = {}
         self._lock = threading.RLock()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> FakeCredentialsService:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="source-service", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-
-    def __enter__(self) -> FakeCredentialsService:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "the server is not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # --- faults and the request log ---------------------------------------------------------------
 
@@ -272,7 +224,7 @@ class FakeCredentialsService:
 
     # --- serving ----------------------------------------------------------------------------------
 
-    def handle(self, handler: _Handler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
@@ -409,7 +361,7 @@ class FakeCredentialsService:
             self.issued_tokens.append(token)
         return 200, {"access_token": token, "token_type": "JWT", "expires_in": 36000, "scope": "read write"}, {}
 
-    def _answer(self, handler: _Handler, record: RecordedRequest, answer: Answer) -> None:
+    def _answer(self, handler: BaseHTTPRequestHandler, record: RecordedRequest, answer: Answer) -> None:
         status, body, headers = answer
         payload = b"" if body is None else json.dumps(body).encode()
         record.status = status
@@ -426,7 +378,7 @@ class FakeCredentialsService:
             handler.close_connection = True
 
     @staticmethod
-    def _drop(handler: _Handler) -> None:
+    def _drop(handler: BaseHTTPRequestHandler) -> None:
         handler.close_connection = True
         try:
             handler.connection.shutdown(socket.SHUT_RDWR)
