@@ -8,12 +8,12 @@ from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from secrets import token_urlsafe
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import ForeignKey, ManyToManyField, Model, Q
 from django.http import HttpRequest
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
@@ -32,6 +32,7 @@ __all__ = [
     "IsSelfOrPrivileged",
     "LearnerIdentity",
     "LearnerIdentityError",
+    "LearnerMergeHandler",
     "NotFoundError",
     "TimeStampedModel",
     "User",
@@ -41,6 +42,7 @@ __all__ = [
     "is_privileged",
     "lock_learner",
     "lock_learners",
+    "register_learner_merge",
     "request_user",
 ]
 
@@ -107,8 +109,12 @@ def get_or_create_learner(
     the caller's transaction ends. Idempotent.
 
     The LMS id is authoritative: when a username now belongs to another LMS id (a rename in the
-    LMS), the stale holder loses it. Two partial records of one person (one with only the id, one with
-    only the username) raise LearnerIdentityError rather than guess.
+    LMS), the stale holder loses it. Two partial records of one person, one with only this LMS id
+    (a grade event made it) and one with only this username (the LMS's REST calls, the importer),
+    are merged into the first, which takes the username (see `register_learner_merge`). Any other
+    clash (the username's record has no LMS id but the id's record has another username, or the
+    username-only record is an operator's: staff, superuser, a service account or a password) raises
+    LearnerIdentityError rather than guess, as does a merge that other apps' rows forbid.
     """
     identity = LearnerIdentity(lms_user_id=lms_user_id, username=username, email=email, full_name=full_name)
     return get_or_create_learners([identity])[0]
@@ -119,7 +125,12 @@ def get_or_create_learners(identities: Sequence[LearnerIdentity]) -> list[User]:
     in a fixed number of queries whatever their number; returns one user per identity, as resolving
     that identity left them (a later one may have changed their email or name since). Locks every
     learner involved, in pk order, until the caller's transaction ends. All or nothing: raises
-    LearnerIdentityError for the first identity that is missing or conflicts."""
+    LearnerIdentityError for the first identity that is missing or conflicts.
+
+    A merge of two partial records (see `get_or_create_learner`) costs extra queries (the merge
+    handlers', then an update and a savepoint per table referencing users, then the delete); the
+    identities that merge nothing cost what they did. An identity resolved earlier in the batch to
+    the record merged away gets the surviving learner."""
     for identity in identities:
         if identity.lms_user_id is None and not identity.username:
             raise LearnerIdentityError(
@@ -155,6 +166,8 @@ class _Learners:
     new: list[User] = field(default_factory=list)
     changed: dict[int, User] = field(default_factory=dict)
     stored_usernames: dict[int, str | None] = field(default_factory=dict)  # before any change
+    merges: list[tuple[User, User]] = field(default_factory=list)  # (merged away, into) to write
+    merged_away: list[User] = field(default_factory=list)  # by the identity being resolved
 
     def set_username(self, user: User, username: str | None) -> None:
         if user.username is not None and self.by_name.get(user.username) is user:
@@ -183,8 +196,33 @@ class _Learners:
             self.by_name[username] = user
         return user
 
+    def merge(self, source: User, *, into: User) -> User:
+        """One person's two partial records, `into` (LMS id only) and `source` (username only), become
+        one and return it, with `into`'s LMS id, `source`'s username, and `into`'s email and full name
+        unless it has none. Both stored: `into` survives and `save()` moves `source`'s rows to it,
+        then deletes it. One created earlier in this batch has no rows: it is simply not created
+        (when it is `into`, `source` survives and takes its LMS id)."""
+        assert source.username is not None and source.lms_user_id is None and into.username is None
+        survivor, gone = (source, into) if into.pk is None else (into, source)
+        self.merged_away.append(gone)
+        if gone.pk is None:
+            self.new.remove(gone)  # unsaved models compare by identity
+        else:
+            self.merges.append((gone, survivor))
+            self.changed.pop(gone.pk, None)
+            self.stored_usernames.pop(gone.pk, None)
+        for name in ("email", "full_name"):
+            value = getattr(into, name) or getattr(source, name)
+            if getattr(survivor, name) != value:
+                self.set(survivor, name, value)
+        if survivor is into:
+            self.set_username(into, source.username)
+        else:
+            self.set(source, "lms_user_id", into.lms_user_id)
+        return survivor
+
     def writes(self) -> bool:
-        return bool(self.new or self.changed)
+        return bool(self.new or self.changed or self.merges)
 
     def save(self) -> None:
         # Usernames are unique: first free those that moved, so that any row may take them.
@@ -194,6 +232,11 @@ class _Learners:
         # In key order, not the events': two transactions creating the same learners then wait for
         # each other's first one instead of each holding one the other needs (a deadlock).
         User.objects.bulk_create(sorted(self.new, key=lambda u: (u.lms_user_id or 0, u.username or "")))
+        # Records merged away go before the update gives their usernames to the records they joined.
+        for source, into in self.merges:
+            _merge_rows(source, into)
+        if self.merges:
+            User.objects.filter(pk__in=[source.pk for source, _ in self.merges]).delete()
         if self.changed:
             User.objects.bulk_update(list(self.changed.values()), list(_IDENTITY_FIELDS))
 
@@ -212,9 +255,14 @@ def _resolve_learners(
         by_id={u.lms_user_id: u for u in candidates if u.lms_user_id is not None},
         by_name={u.username: u for u in candidates if u.username is not None},
     )
-    resolved = []
+    resolved: list[tuple[User, tuple[object, ...]]] = []
     for identity in identities:
         user = _resolve_learner(learners, identity)
+        if learners.merged_away:
+            # This identity merged two records: an earlier identity that resolved to the one that
+            # is gone gets the learner it became part of, as this identity leaves them.
+            gone = learners.merged_away.pop()
+            resolved = [(user, _identity_of(user)) if u is gone else (u, f) for u, f in resolved]
         resolved.append((user, _identity_of(user)))
     return learners, resolved
 
@@ -240,10 +288,12 @@ def _resolve_learner(learners: _Learners, identity: LearnerIdentity) -> User:
 
     if by_id and by_name and by_id is not by_name:
         if by_name.lms_user_id is None:
-            raise LearnerIdentityError(
-                f"LMS user {lms_user_id} and username {username!r} are two separate records here.",
-                code=CoreErrorCode.IDENTITY_CONFLICT,
-            )
+            # One person's two partial records (one from a grade event, one from the LMS's REST calls
+            # or an import): this identity proves them one. Keep the id's, which the LMS's events
+            # name, unless either is more than a partial learner record (then keep today's refusal).
+            _ensure_mergeable(by_id, by_name, lms_user_id=lms_user_id, username=username)
+            log.info("Merging the record of username %r into that of LMS user %s", username, lms_user_id)
+            return _complete(learners, learners.merge(by_name, into=by_id), identity)
         log.info("Username %r moved from LMS user %s to %s", username, by_name.lms_user_id, lms_user_id)
         learners.set_username(by_name, None)
         by_name = None
@@ -257,6 +307,83 @@ def _resolve_learner(learners: _Learners, identity: LearnerIdentity) -> User:
         learners.set_username(by_name, None)
         return _complete(learners, learners.create(lms_user_id=lms_user_id, username=username), identity)
     return _complete(learners, user, identity)
+
+
+def _ensure_mergeable(into: User, source: User, *, lms_user_id: int | None, username: str | None) -> None:
+    """Raise LearnerIdentityError unless `source` (username only) may be merged into `into` (LMS id
+    only): `into` must have no username of its own (else the LMS renamed someone, or the username
+    was reused: nothing proves which), and `source` must be a learner record as identity resolution
+    makes them (no usable password, not staff, superuser or a service account: an operator's account
+    made here is never folded into a learner's)."""
+    reason = ""
+    if into.username is not None:
+        reason = f"LMS user {lms_user_id} is {into.username!r} here"
+    elif source.has_usable_password() or is_privileged(source):
+        reason = f"{username!r} is an operator's account"
+    if reason:
+        raise LearnerIdentityError(
+            f"LMS user {lms_user_id} and username {username!r} are two separate records here, and they "
+            f"cannot be merged: {reason}.",
+            code=CoreErrorCode.IDENTITY_CONFLICT,
+        )
+
+
+class LearnerMergeHandler(Protocol):
+    """An app's part of merging one learner's record into another's (see `register_learner_merge`)."""
+
+    def __call__(self, *, from_user_id: int, into_user_id: int) -> None: ...
+
+
+_MERGE_HANDLERS: list[LearnerMergeHandler] = []
+
+
+def register_learner_merge(handler: LearnerMergeHandler) -> None:
+    """Have `handler(from_user_id=, into_user_id=)` called whenever identity resolution merges two
+    records of one person (`get_or_create_learner`). It runs inside the caller's transaction, with
+    both users' rows locked, before the record merged away is deleted. It moves its app's rows from
+    the one user to the other, resolving its own unique constraints (keep one row, delete the other),
+    and must neither publish events nor call other apps' services: a merge awards and revokes
+    nothing. Core then moves any rows left in every table referencing users; one that clashes there
+    makes the merge an IDENTITY_CONFLICT naming the table, rolled back whole. Call it from
+    AppConfig.ready(); registering a handler again changes nothing."""
+    if handler not in _MERGE_HANDLERS:
+        _MERGE_HANDLERS.append(handler)
+
+
+def _merge_rows(source: User, into: User) -> None:
+    """Move every row referencing `source` to `into`: each app's merge handler first, in the order
+    they registered, then core, table by table, each in a savepoint, whatever no handler moved."""
+    for handler in _MERGE_HANDLERS:
+        handler(from_user_id=source.pk, into_user_id=into.pk)
+    for model, key in _user_references():
+        try:
+            with transaction.atomic():
+                model._base_manager.filter(**{key: source.pk}).update(**{key: into.pk})
+        except IntegrityError:
+            raise LearnerIdentityError(
+                f"LMS user {into.lms_user_id} and username {source.username!r} are two separate records here, "
+                f"and they cannot be merged: both have rows in {model._meta.db_table} that clash.",
+                code=CoreErrorCode.IDENTITY_CONFLICT,
+            ) from None
+
+
+def _user_references() -> list[tuple[type[Model], str]]:
+    """Each table with a foreign key (or one-to-one) to a user's pk, as its model and the key's
+    name: other apps' models, and the many-to-many tables (groups, permissions)."""
+    references: list[tuple[type[Model], str]] = []
+    for relation in User._meta.related_objects:
+        field = relation.field
+        if isinstance(field, ManyToManyField):
+            through = field.remote_field.through
+            if through is not None and through._meta.auto_created:  # else its foreign key is listed too
+                references.append((through, field.m2m_reverse_field_name()))
+        elif isinstance(field, ForeignKey) and field.target_field.primary_key:
+            references.append((field.model, field.name))
+    for many in User._meta.many_to_many:
+        through = many.remote_field.through
+        if isinstance(many, ManyToManyField) and through is not None:
+            references.append((through, many.m2m_field_name()))
+    return references
 
 
 def _complete(learners: _Learners, user: User, identity: LearnerIdentity) -> User:

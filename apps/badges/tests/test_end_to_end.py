@@ -146,11 +146,11 @@ def template(transactional_db: None) -> BadgeTemplate:
 def test_passing_statuses_award_revoke_and_award_a_badge_again_over_redis(
     bus_redis: redis.Redis, consumers: ConsumerStarter, template: BadgeTemplate
 ) -> None:
-    # given: a learner known here only by the username "ann" and another only by the LMS id 5; in one
+    # given: a learner known here only by the username "ann" and LMS user 5 known as "annie"; in one
     # batch, Ada passes run A, an event names LMS user 5 "ann" (unresolvable), Ada passes the custom
     # course of run B and Bob passes run A
     UserFactory(username="ann", lms_user_id=None)
-    UserFactory(username=None, lms_user_id=5)
+    UserFactory(username="annie", lms_user_id=5)
     first = produce(
         passing_status(ADA, RUN_A),
         passing_status(learner(5, "ann"), RUN_A),

@@ -94,17 +94,17 @@ def test_known_learner_renamed_onto_a_username_another_lms_id_held() -> None:
     assert User.objects.count() == 2
 
 
-def test_two_partial_records_of_one_person_raise_a_conflict() -> None:
-    # given
+def test_a_username_record_and_an_id_record_of_another_name_raise_a_conflict() -> None:
+    # given: LMS user 5 is "bob" here (two partial records of one person merge: test_learner_merge.py)
     by_name = get_or_create_learner(username="ada")
-    by_id = get_or_create_learner(lms_user_id=5)
+    by_id = get_or_create_learner(lms_user_id=5, username="bob")
     # when
     with pytest.raises(LearnerIdentityError) as error:
         get_or_create_learner(lms_user_id=5, username="ada")
     # then
     assert error.value.code is CoreErrorCode.IDENTITY_CONFLICT
     assert User.objects.get(pk=by_name.pk).lms_user_id is None
-    assert User.objects.get(pk=by_id.pk).username is None
+    assert User.objects.get(pk=by_id.pk).username == "bob"
 
 
 def test_neither_id_nor_username_is_refused() -> None:
@@ -202,7 +202,7 @@ def test_each_identity_gets_the_learner_as_it_left_them() -> None:
 def test_many_at_once_raise_on_a_conflict_and_write_nothing() -> None:
     # given
     get_or_create_learner(username="ada")
-    get_or_create_learner(lms_user_id=5)
+    get_or_create_learner(lms_user_id=5, username="bob")
     # when
     with pytest.raises(LearnerIdentityError) as error:
         get_or_create_learners(

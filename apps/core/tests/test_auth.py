@@ -116,9 +116,9 @@ def test_token_without_a_username_gets_401(api_client: APIClient, make_jwt: Call
 
 
 def test_identity_conflict_gets_401_not_500(jwt_client: Callable[..., APIClient]) -> None:
-    # given: two partial records of one person
+    # given: a username-only record, and LMS user 41 known here by another name
     get_or_create_learner(username="ada")
-    get_or_create_learner(lms_user_id=41)
+    get_or_create_learner(lms_user_id=41, username="bob")
     # when
     response = jwt_client("ada", user_id=41).get(WHOAMI)
     # then
