@@ -36,6 +36,7 @@ __all__ = [
     "NotFoundError",
     "TimeStampedModel",
     "User",
+    "find_current_learner",
     "get_learner",
     "get_or_create_learner",
     "get_or_create_learners",
@@ -96,6 +97,30 @@ def lock_learners(*, user_ids: Iterable[int]) -> list[int]:
     return list(
         User.objects.select_for_update().filter(pk__in=list(user_ids)).order_by("pk").values_list("pk", flat=True)
     )
+
+
+def find_current_learner(
+    *,
+    lms_user_id: int | None = None,
+    username: str | None = None,
+    email: str | None = None,
+    full_name: str | None = None,
+) -> User | None:
+    """The learner these facts name when their record already holds every one of them (nothing to
+    create, complete, rename or merge), in one query and without a lock; else None, and
+    `get_or_create_learner` resolves them. For hot paths that mostly see known learners, such as
+    authenticating each request's token."""
+    if not username:
+        return None
+    user = User.objects.filter(username=username).first()
+    if user is None or (lms_user_id is not None and user.lms_user_id != lms_user_id):
+        return None
+    if any(
+        value not in (None, "") and getattr(user, name) != value
+        for name, value in (("email", email), ("full_name", full_name))
+    ):
+        return None
+    return user
 
 
 def get_or_create_learner(

@@ -11,7 +11,7 @@ from edx_rest_framework_extensions.auth.jwt.authentication import JwtAuthenticat
 from edx_rest_framework_extensions.auth.jwt.decoder import jwt_decode_handler as edx_jwt_decode_handler
 from rest_framework import exceptions
 
-from .api import DomainError, get_or_create_learner
+from .api import DomainError, find_current_learner, get_or_create_learner
 from .models import User
 
 
@@ -41,15 +41,19 @@ class LearnerJwtAuthentication(JwtAuthentication):  # type: ignore[misc]
         username = payload.get("preferred_username") or payload.get("username")
         if not username:
             raise exceptions.AuthenticationFailed("JWT must include a preferred_username or username claim.")
-        try:
-            user = get_or_create_learner(
-                lms_user_id=payload.get("user_id"),
-                username=username,
-                email=payload.get("email"),
-                full_name=payload.get("name"),
-            )
-        except DomainError as exc:
-            raise exceptions.AuthenticationFailed(exc.message) from exc
+        facts = {
+            "lms_user_id": payload.get("user_id"),
+            "username": username,
+            "email": payload.get("email"),
+            "full_name": payload.get("name"),
+        }
+        # Most requests come from learners known as the token describes them: one read, no lock.
+        user = find_current_learner(**facts)
+        if user is None:
+            try:
+                user = get_or_create_learner(**facts)
+            except DomainError as exc:
+                raise exceptions.AuthenticationFailed(exc.message) from exc
         is_staff = bool(payload.get("administrator", False))
         if user.is_staff != is_staff:
             user.is_staff = is_staff

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.core.api import User, get_or_create_learner
@@ -124,3 +126,26 @@ def test_identity_conflict_gets_401_not_500(jwt_client: Callable[..., APIClient]
     # then
     assert response.status_code == 401
     assert "two separate records" in response.json()["detail"]
+
+
+def test_a_known_learner_is_authenticated_in_one_read_without_a_lock(jwt_client: Callable[..., APIClient]) -> None:
+    # given: a learner the service knows as their token describes them
+    client = jwt_client("ada", user_id=41, name="Ada Lovelace")
+    client.get(WHOAMI)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(WHOAMI)
+    # then
+    assert response.status_code == 200
+    assert len(queries) == 1
+    assert "FOR UPDATE" not in queries[0]["sql"]
+
+
+def test_a_token_with_new_facts_still_updates_the_learner(jwt_client: Callable[..., APIClient]) -> None:
+    # given
+    jwt_client("ada", user_id=41, name="Ada Lovelace").get(WHOAMI)
+    # when: the LMS now knows her by another name
+    response = jwt_client("ada", user_id=41, name="Ada King").get(WHOAMI)
+    # then
+    assert response.status_code == 200
+    assert User.objects.get(username="ada").full_name == "Ada King"
