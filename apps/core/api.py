@@ -21,6 +21,7 @@ from rest_framework.request import Request
 
 from .data import LearnerIdentity
 from .exceptions import CoreErrorCode, DomainError, LearnerIdentityError, NotFoundError
+from .http import parse_retry_after
 from .models import TimeStampedModel, User
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "is_privileged",
     "lock_learner",
     "lock_learners",
+    "parse_retry_after",
     "register_learner_merge",
     "request_user",
 ]

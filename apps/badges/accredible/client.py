@@ -40,10 +40,10 @@ from apps.badges.issuers.base import (
     IssuerError,
     IssuerErrorCode,
     IssuerEvent,
-    parse_retry_after,
     pick_badge,
     redact,
 )
+from apps.core.api import parse_retry_after
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Literal, Protocol
 
 BACKEND_CREDLY = "credly"
@@ -155,25 +154,6 @@ def error_for_status(status: int, message: str, *, retry_after: float | None = N
     else:
         code = IssuerErrorCode.UNEXPECTED
     return IssuerError(message, code, retry_after=retry_after, status=status)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent or
-    unreadable. Never negative."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def redact(text: str, secret: str) -> str:

@@ -28,8 +28,8 @@ from apps.badges.issuers import (
     IssuerEvent,
     get_issuer,
 )
-from apps.badges.issuers.base import parse_retry_after
 from apps.badges.tests.issuer_servers import FakeAccredibleServer, FakeCredlyServer, FakeIssuerServer
+from apps.core.api import parse_retry_after
 
 ISSUED_AT = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 

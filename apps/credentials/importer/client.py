@@ -33,12 +33,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.utils.dateparse import parse_datetime
+
+from apps.core.api import parse_retry_after
 
 from .data import (
     COURSE_RUN,
@@ -243,7 +244,7 @@ class SourceClient:
                 if status != 429 and status < 500:
                     raise self._refusal(response, where=where, hints=hints)
                 problem = f"answered {status}"
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if attempt > self._retries:
                 raise SourceError(
                     f"{where} failed {attempt} times; the last time {problem}",
@@ -297,23 +298,6 @@ def _detail(response: requests.Response) -> str:
         return ""
     parts = [str(body[name]) for name in ("detail", "error", "error_description") if body.get(name)]
     return "; ".join(parts)[:_MAX_DETAIL]
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 # --- reading the source's rows --------------------------------------------------------------------
