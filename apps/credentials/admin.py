@@ -349,32 +349,27 @@ class CredentialImportSkipInline(admin.TabularInline[CredentialImportSkip, Crede
         return False
 
 
+# Where an import stands and what it did so far.
+_IMPORT_PROGRESS = (
+    "next_page",
+    "total",
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "skipped_count",
+    "grades_count",
+)
+
+
 @admin.register(CredentialImport)
 class CredentialImportAdmin(admin.ModelAdmin[CredentialImport]):
     """Read-only: the import_credentials command writes these (its checkpoint and the rows it skipped)."""
 
-    list_display = (
-        "source_url",
-        "next_page",
-        "total",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "skipped_count",
-        "grades_count",
-        "finished_at",
-        "modified",
-    )
+    list_display = ("source_url", *_IMPORT_PROGRESS, "finished_at", "modified")
     search_fields = ("source_url",)
     fields = (
         "source_url",
-        "next_page",
-        "total",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "skipped_count",
-        "grades_count",
+        *_IMPORT_PROGRESS,
         "finished_at",
         "last_error",
         *TIMESTAMPS,

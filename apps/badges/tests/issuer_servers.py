@@ -326,21 +326,10 @@ class FakeIssuerServer(LocalHTTPServer):
 
     def _answer(self, handler: BaseHTTPRequestHandler, record: RecordedRequest, answer: Answer) -> None:
         status, body, headers = answer
-        payload = b"" if body is None else json.dumps(body).encode()
         # Recorded before the client can read the answer, so a test never sees it half-recorded.
         record.status, record.outcome = status, "answered"
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(payload)
-            handler.wfile.flush()
-        except OSError:  # the client gave up (timed out) before the answer
+        if not self.send_json(handler, status, body, headers):  # the client gave up before the answer
             record.status, record.outcome = None, "hung"
-            handler.close_connection = True
 
     @staticmethod
     def _drop(handler: BaseHTTPRequestHandler) -> None:

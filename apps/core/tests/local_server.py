@@ -4,6 +4,7 @@ each request in `handle`."""
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -64,6 +65,25 @@ class LocalHTTPServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @staticmethod
+    def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str]) -> bool:
+        """Answer `body` as JSON (none for None) with these headers; False when the client went away
+        before it (timed out)."""
+        payload = b"" if body is None else json.dumps(body).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+        except OSError:
+            handler.close_connection = True
+            return False
+        return True
 
     @property
     def url(self) -> str:

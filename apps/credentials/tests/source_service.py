@@ -363,19 +363,8 @@ class FakeCredentialsService(LocalHTTPServer):
 
     def _answer(self, handler: BaseHTTPRequestHandler, record: RecordedRequest, answer: Answer) -> None:
         status, body, headers = answer
-        payload = b"" if body is None else json.dumps(body).encode()
         record.status = status
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(payload)
-            handler.wfile.flush()
-        except OSError:
-            handler.close_connection = True
+        self.send_json(handler, status, body, headers)
 
     @staticmethod
     def _drop(handler: BaseHTTPRequestHandler) -> None:

@@ -33,15 +33,8 @@ def admin_client(client: Client) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def local_storage(settings: Any, tmp_path: Any) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "pdf_credentials": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path), "base_url": None},
-        },
-    }
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+def local_storage(local_pdf_storage: None) -> None:
+    """Every test here keeps its files in its own tmp_path."""
 
 
 def sample_type() -> CredentialType:

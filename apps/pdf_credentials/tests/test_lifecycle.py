@@ -38,15 +38,8 @@ PLUGINS = "apps.pdf_credentials.tests.sample_plugins"
 
 
 @pytest.fixture(autouse=True)
-def local_storage(settings: Any, tmp_path: Any) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "pdf_credentials": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path), "base_url": None},
-        },
-    }
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+def local_storage(local_pdf_storage: None) -> None:
+    """Every test here keeps its files in its own tmp_path."""
 
 
 def configuration(**options: Any) -> CredentialConfiguration:
