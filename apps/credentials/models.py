@@ -195,7 +195,9 @@ class UserGrade(TimeStampedModel):
 
 class UserCredentialAttribute(TimeStampedModel):
     """A named value the LMS attached to a credential (the v2 API's `attributes`, e.g. visible_date or
-    whitelist_reason). Kept as sent; only visible_date also has a meaning here."""
+    whitelist_reason). Kept as sent. Visibility follows the run's certificate available date (as the
+    original has since 2021), so a visible_date posted by the LMS is data only; the importer, which has
+    nothing better, takes it as the credential's visible date."""
 
     user_credential = models.ForeignKey(UserCredential, on_delete=models.CASCADE, related_name="attributes")
     name = models.CharField(max_length=255)
