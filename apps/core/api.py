@@ -256,14 +256,15 @@ class _Learners:
         moved = [self.changed[pk] for pk, stored in self.stored_usernames.items() if stored is not None]
         if moved:
             User.objects.bulk_update([User(pk=user.pk, username=None) for user in moved], ["username"])
-        # In key order, not the events': two transactions creating the same learners then wait for
-        # each other's first one instead of each holding one the other needs (a deadlock).
-        User.objects.bulk_create(sorted(self.new, key=lambda u: (u.lms_user_id or 0, u.username or "")))
-        # Records merged away go before the update gives their usernames to the records they joined.
+        # Records merged away (always into stored ones) go next: their usernames are then free both for
+        # the records they joined and for new learners of this batch (a rename reusing one).
         for source, into in self.merges:
             _merge_rows(source, into)
         if self.merges:
             User.objects.filter(pk__in=[source.pk for source, _ in self.merges]).delete()
+        # In key order, not the events': two transactions creating the same learners then wait for
+        # each other's first one instead of each holding one the other needs (a deadlock).
+        User.objects.bulk_create(sorted(self.new, key=lambda u: (u.lms_user_id or 0, u.username or "")))
         if self.changed:
             User.objects.bulk_update(list(self.changed.values()), list(_IDENTITY_FIELDS))
 

@@ -54,6 +54,8 @@ class LearnerJwtAuthentication(JwtAuthentication):  # type: ignore[misc]
                 user = get_or_create_learner(**facts)
             except DomainError as exc:
                 raise exceptions.AuthenticationFailed(exc.message) from exc
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("This account is deactivated.")
         is_staff = bool(payload.get("administrator", False))
         if user.is_staff != is_staff:
             user.is_staff = is_staff

@@ -149,3 +149,13 @@ def test_a_token_with_new_facts_still_updates_the_learner(jwt_client: Callable[.
     # then
     assert response.status_code == 200
     assert User.objects.get(username="ada").full_name == "Ada King"
+
+
+def test_a_deactivated_account_is_refused(jwt_client: Callable[..., APIClient]) -> None:
+    # given
+    jwt_client("ada", user_id=41).get(WHOAMI)
+    User.objects.filter(username="ada").update(is_active=False)
+    # when
+    response = jwt_client("ada", user_id=41).get(WHOAMI)
+    # then
+    assert response.status_code == 401

@@ -311,3 +311,18 @@ def test_resolving_without_a_merge_costs_what_it_did() -> None:
             [LearnerIdentity(lms_user_id=500, username="x500"), LearnerIdentity(lms_user_id=501, username="zed")]
         )
     assert _statements(queries) == ["SELECT", "SAVEPOINT", "UPDATE", "RELEASE"]
+
+
+def test_a_username_freed_by_a_merge_can_go_to_a_new_learner_of_the_same_batch() -> None:
+    # given: LMS user 5 (a grade event's record) and "bob" (a REST call's record)
+    get_or_create_learner(lms_user_id=5)
+    get_or_create_learner(username="bob")
+    # when: one batch says LMS user 5 is bob, then that the LMS renamed: "bob" is now LMS user 9
+    first, second = get_or_create_learners(
+        [LearnerIdentity(lms_user_id=5, username="bob"), LearnerIdentity(lms_user_id=9, username="bob")]
+    )
+    # then: one record each, "bob" with LMS user 9
+    assert (first.lms_user_id, second.lms_user_id) == (5, 9)
+    assert User.objects.get(username="bob").lms_user_id == 9
+    assert User.objects.get(lms_user_id=5).username is None
+    assert User.objects.count() == 2
