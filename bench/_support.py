@@ -7,6 +7,7 @@ Nothing here imports Django at module level: the scripts set the environment fir
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import io
 import os
@@ -24,6 +25,31 @@ DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 
 # --- database and settings -------------------------------------------------------------------
+
+
+def add_database_arguments(
+    parser: argparse.ArgumentParser, *, db_name: str, postgres_by_default: bool, postgres_help: str = ""
+) -> None:
+    """--postgres and --db-name as the benches take them. With PostgreSQL by default, --postgres names
+    its server and --sqlite picks SQLite in memory instead; otherwise SQLite in memory is the default and
+    --postgres [SERVER_URL] picks PostgreSQL."""
+    if postgres_by_default:
+        parser.add_argument("--sqlite", action="store_true", help="SQLite in memory instead of PostgreSQL")
+        parser.add_argument(
+            "--postgres",
+            default=DEFAULT_POSTGRES,
+            metavar="SERVER_URL",
+            help=postgres_help or f"PostgreSQL server, no database name ({DEFAULT_POSTGRES})",
+        )
+    else:
+        parser.add_argument(
+            "--postgres",
+            nargs="?",
+            const=DEFAULT_POSTGRES,
+            metavar="SERVER_URL",
+            help=postgres_help or f"PostgreSQL instead of SQLite in memory (server URL, default {DEFAULT_POSTGRES})",
+        )
+    parser.add_argument("--db-name", default=db_name, help="PostgreSQL database to (re)create")
 
 
 def recreate_postgres_database(server_url: str, name: str, *, template: str | None = None) -> str:

@@ -76,8 +76,8 @@ from typing import Any
 
 from _support import (
     BASE_DIR,
-    DEFAULT_POSTGRES,
     Snapshot,
+    add_database_arguments,
     bench_django,
     chunks,
     format_profile,
@@ -111,14 +111,7 @@ def reference_events_per_s(requirements: int) -> float | None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--postgres",
-        nargs="?",
-        const=DEFAULT_POSTGRES,
-        metavar="SERVER_URL",
-        help=f"PostgreSQL instead of SQLite in memory (server URL, default {DEFAULT_POSTGRES})",
-    )
-    parser.add_argument("--db-name", default="credentials_badges_bench", help="PostgreSQL database to (re)create")
+    add_database_arguments(parser, db_name="credentials_badges_bench", postgres_by_default=False)
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument(
         "--requirements", type=int, nargs="+", default=[1, 3, 10, 30], help=f"requirement counts (<= {CATALOG_RUNS})"

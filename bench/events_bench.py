@@ -66,6 +66,7 @@ from _support import (
     BASE_DIR,
     DEFAULT_POSTGRES,
     Snapshot,
+    add_database_arguments,
     chunks,
     format_profile,
     recreate_postgres_database,
@@ -97,14 +98,13 @@ PASS_NAMES = (
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("handler", "e2e"), default="handler")
-    parser.add_argument(
-        "--postgres",
-        nargs="?",
-        const=DEFAULT_POSTGRES,
-        metavar="SERVER_URL",
-        help=f"handler level on PostgreSQL instead of SQLite in memory (server URL, default {DEFAULT_POSTGRES})",
+    add_database_arguments(
+        parser,
+        db_name="credentials_events_bench",
+        postgres_by_default=False,
+        postgres_help="handler level on PostgreSQL instead of SQLite in memory "
+        f"(server URL, default {DEFAULT_POSTGRES})",
     )
-    parser.add_argument("--db-name", default="credentials_events_bench", help="PostgreSQL database to (re)create")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15", help="e2e: the Redis server")
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=100, help="handler level: messages per call (1 also runs)")

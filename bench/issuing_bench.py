@@ -73,8 +73,8 @@ from typing import Any
 
 from _support import (
     BASE_DIR,
-    DEFAULT_POSTGRES,
     Snapshot,
+    add_database_arguments,
     bench_django,
     chunks,
 )
@@ -89,14 +89,7 @@ TEMPLATE_NAME = "Bench badge"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--postgres",
-        nargs="?",
-        const=DEFAULT_POSTGRES,
-        metavar="SERVER_URL",
-        help=f"PostgreSQL instead of SQLite in memory (server URL, default {DEFAULT_POSTGRES})",
-    )
-    parser.add_argument("--db-name", default="credentials_issuing_bench", help="PostgreSQL database to (re)create")
+    add_database_arguments(parser, db_name="credentials_issuing_bench", postgres_by_default=False)
     parser.add_argument("--badges", type=int, default=1000, help="learners, one badge each")
     parser.add_argument("--batch-size", type=int, default=100, help="badge changes recorded per transaction")
     parser.add_argument("--threads", type=int, default=8, help="threads of the threaded sync (PostgreSQL)")

@@ -75,8 +75,8 @@ from urllib.parse import urlencode
 
 from _support import (
     BASE_DIR,
-    DEFAULT_POSTGRES,
     Snapshot,
+    add_database_arguments,
     bench_django,
     shorten,
     sql_group,
@@ -104,11 +104,7 @@ GRADES_NEWER = "grades (newer: updates)"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sqlite", action="store_true", help="SQLite in memory instead of PostgreSQL")
-    parser.add_argument(
-        "--postgres", default=DEFAULT_POSTGRES, metavar="SERVER_URL", help="PostgreSQL server URL (no db name)"
-    )
-    parser.add_argument("--db-name", default="credentials_lms_api_bench", help="PostgreSQL database to (re)create")
+    add_database_arguments(parser, db_name="credentials_lms_api_bench", postgres_by_default=True)
     parser.add_argument("--learners", type=int, default=2000)
     parser.add_argument("--programs", type=int, default=4, help="programs of three courses; learners spread over them")
     parser.add_argument("--sql", action="store_true", help="print one completing request's statements")

@@ -76,7 +76,7 @@ from typing import Any
 
 from _support import (
     BASE_DIR,
-    DEFAULT_POSTGRES,
+    add_database_arguments,
     chunks,
     drop_postgres_database,
     format_profile,
@@ -96,11 +96,7 @@ RSS_EARLY = 1000  # PDFs generated at the second RSS sample
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=10_000, help="passing learners, one PDF each (10,000)")
-    parser.add_argument("--sqlite", action="store_true", help="SQLite in memory instead of PostgreSQL")
-    parser.add_argument(
-        "--postgres", default=DEFAULT_POSTGRES, metavar="SERVER_URL", help=f"PostgreSQL server ({DEFAULT_POSTGRES})"
-    )
-    parser.add_argument("--db-name", default="credentials_pdf_bench", help="PostgreSQL database to (re)create")
+    add_database_arguments(parser, db_name="credentials_pdf_bench", postgres_by_default=True)
     parser.add_argument("--template", type=Path, help="a template PDF to use instead of the generated one")
     parser.add_argument("--light-template", action="store_true", help="the generated template without its noise image")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N re-issued PDFs")
